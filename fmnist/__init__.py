@@ -1,0 +1,3 @@
+"""Hydra + MLflow experiment system for Fashion-MNIST."""
+
+__version__ = "0.1.0"

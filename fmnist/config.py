@@ -1,0 +1,159 @@
+"""Structured config: the types and keys of every section, and the checks run before any work.
+
+The YAML files under ``conf/`` hold the values and their comments; the dataclasses here give
+each key its type, so Hydra rejects unknown keys and wrongly typed values. The range checks in
+:func:`validate` run before any data is loaded, both for a single run and, in a multirun, for
+every job of the sweep before the first one starts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig
+
+
+class ConfigError(ValueError):
+    """A config value is out of its accepted range or inconsistent with another value."""
+
+
+@dataclass
+class PipelineConfig:
+    name: str = MISSING
+    # The pipeline's function, called as fn(cfg, run) by hydra.utils.instantiate.
+    fn: Any = MISSING
+    # Top-level sections whose values define a run of this pipeline: logged as params and
+    # hashed into the run's identity.
+    sections: list[str] = MISSING
+
+
+@dataclass
+class DataConfig:
+    root: Optional[str] = None
+    protocol: str = "holdout"
+    eval_fraction: float = 0.2
+    seed: int = 0
+    subset: Optional[int] = None
+    verify: bool = True
+    download: bool = True
+    mirror: str = MISSING
+
+
+@dataclass
+class PCAConfig:
+    alpha: int = 15
+    svd_solver: str = "full"
+
+
+@dataclass
+class KNNConfig:
+    k: int = 15
+    metric: str = "l1"
+
+
+@dataclass
+class TrackingConfig:
+    uri: Optional[str] = None
+    experiment: Optional[str] = None
+    run_name: Optional[str] = None
+    parent_run_id: Optional[str] = None
+    server_timeout_s: float = 5.0
+    http_max_retries: int = 2
+    http_timeout_s: float = 30.0
+    confusion_png: str = "auto"
+    skip_finished: bool = True
+
+
+@dataclass
+class CacheConfig:
+    dir: Optional[str] = None
+    max_bytes: int = 4_000_000_000
+    enabled: bool = True
+
+
+@dataclass
+class TrainConfig:
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    pca: PCAConfig = field(default_factory=PCAConfig)
+    knn: KNNConfig = field(default_factory=KNNConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
+    threads: Optional[int] = None
+    seed: int = 0
+
+
+ConfigStore.instance().store(name="train_schema", node=TrainConfig)
+
+
+# --- range checks -----------------------------------------------------------------------
+
+def require(condition: bool, key: str, value: Any, accepted: str) -> None:
+    """Raise :class:`ConfigError` naming ``key``, ``value`` and the accepted values."""
+    if not condition:
+        raise ConfigError(f"{key}={value!r} is invalid: {accepted}.")
+
+
+def train_size(data: DataConfig | DictConfig) -> int:
+    """Return the number of training images the data settings give, without loading them."""
+    full = 60000 if data.protocol == "official" else 60000 - math.ceil(60000 * data.eval_fraction)
+    return min(full, data.subset) if data.subset is not None else full
+
+
+def check_data(cfg: DictConfig) -> None:
+    data = cfg.data
+    require(data.protocol in ("holdout", "official"), "data.protocol", data.protocol,
+            "accepted values are holdout (80/20 split of the training set) and official")
+    require(0.0 < data.eval_fraction < 1.0, "data.eval_fraction", data.eval_fraction,
+            "must be between 0 and 1 (exclusive)")
+    if data.subset is not None:
+        require(20 <= data.subset <= 60000, "data.subset", data.subset,
+                "must be null (all images) or an integer in [20, 60000]")
+
+
+def check_pca(cfg: DictConfig) -> None:
+    require(1 <= cfg.pca.alpha <= 784, "pca.alpha", cfg.pca.alpha,
+            "must be an integer in [1, 784] (the number of pixels)")
+    require(cfg.pca.alpha <= train_size(cfg.data), "pca.alpha", cfg.pca.alpha,
+            f"must not exceed the training set size ({train_size(cfg.data)})")
+    require(cfg.pca.svd_solver in ("full", "covariance_eigh", "randomized"), "pca.svd_solver",
+            cfg.pca.svd_solver, "accepted values are full, covariance_eigh and randomized")
+
+
+def check_knn(cfg: DictConfig) -> None:
+    n_train = train_size(cfg.data)
+    require(1 <= cfg.knn.k <= n_train, "knn.k", cfg.knn.k,
+            f"must be an integer in [1, {n_train}] (the training set size)")
+    require(cfg.knn.metric in ("l1", "l2"), "knn.metric", cfg.knn.metric,
+            "accepted values are l1 (sum of absolute differences) and l2 (Euclidean)")
+
+
+def check_common(cfg: DictConfig) -> None:
+    if cfg.threads is not None:
+        require(cfg.threads >= 1, "threads", cfg.threads, "must be null (library default) or >= 1")
+    require(cfg.tracking.server_timeout_s > 0, "tracking.server_timeout_s",
+            cfg.tracking.server_timeout_s, "must be a positive number of seconds")
+    require(cfg.tracking.http_max_retries >= 0, "tracking.http_max_retries",
+            cfg.tracking.http_max_retries, "must be >= 0")
+    require(cfg.tracking.confusion_png in ("auto", "always", "never"), "tracking.confusion_png",
+            cfg.tracking.confusion_png, "accepted values are auto, always and never")
+
+
+# Checks per section; a pipeline's sections decide which run.
+SECTION_CHECKS: dict[str, Callable[[DictConfig], None]] = {
+    "data": check_data,
+    "pca": check_pca,
+    "knn": check_knn,
+}
+
+
+def validate(cfg: DictConfig) -> None:
+    """Check every value the selected pipeline uses; raise :class:`ConfigError` on the first bad one."""
+    check_common(cfg)
+    for section in cfg.pipeline.sections:
+        check = SECTION_CHECKS.get(section)
+        if check is not None:
+            check(cfg)

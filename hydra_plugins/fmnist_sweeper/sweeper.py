@@ -1,0 +1,144 @@
+"""The ``fmnist`` sweeper: validates every job first, groups the jobs under one parent run,
+keeps going when a job fails and ends with a one-line summary.
+
+Before the first job starts it composes and checks the config of every job, so a bad value
+in the middle of a sweep list is reported before any work. Jobs that raise are counted and
+reported; the command exits with status 1 when any job failed.
+"""
+
+
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.plugins import Plugins
+from hydra.core.utils import JobStatus
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf
+
+from hydra_plugins.fmnist_sweeper.compose import JobComposer
+from hydra_plugins.fmnist_sweeper.launcher import FmnistLauncher, _visible, describe
+from hydra_plugins.fmnist_sweeper.progress import Progress
+from hydra_plugins.fmnist_sweeper.sweep_args import job_overrides
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FmnistSweeperConf:
+    _target_: str = "hydra_plugins.fmnist_sweeper.sweeper.FmnistSweeper"
+    # Jobs handed to the launcher at once; parallel launchers run a batch concurrently.
+    max_batch_size: Optional[int] = None
+    # Sweep arguments always added, as in Hydra's basic sweeper.
+    params: Optional[dict[str, str]] = None
+
+
+ConfigStore.instance().store(group="hydra/sweeper", name="fmnist", node=FmnistSweeperConf, provider="fmnist")
+
+
+class FmnistSweeper(Sweeper):
+    def __init__(self, max_batch_size: Optional[int] = None, params: Optional[dict[str, str]] = None):
+        self.max_batch_size = max_batch_size
+        self.params = params or {}
+        self.config: DictConfig | None = None
+        self.hydra_context: HydraContext | None = None
+        self.launcher = None
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.config = config
+        self.hydra_context = hydra_context
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
+
+    def sweep(self, arguments: list[str]) -> Any:
+        from fmnist import reuse
+        from fmnist.track.sweep import SweepRun
+
+        assert self.config is not None and self.hydra_context is not None
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        jobs = job_overrides([f"{k}={v}" for k, v in self.params.items()] + list(arguments), parser)
+        configs = self._validate_all(jobs)
+        reuse.set_plan(self._plan(configs))
+
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        os.environ.setdefault("FMNIST_CONSOLE_LEVEL", "WARNING")
+
+        parent = SweepRun.open(configs[0], jobs, sweep_dir)
+        jobs = [job + [f"tracking.parent_run_id={parent.run_id}"] for job in jobs]
+        log.info("Sweep of %d jobs, parent run %s (experiment %s)", len(jobs), parent.run_id, parent.experiment_name)
+
+        progress = Progress(len(jobs))
+        varying = {key for key in {o.split("=", 1)[0] for job in jobs for o in job}
+                   if len({o for job in jobs for o in job if o.split("=", 1)[0] == key}) > 1}
+        if isinstance(self.launcher, FmnistLauncher):
+            self.launcher.progress = progress
+            self.launcher.varying_keys = varying
+        batch_size = self.max_batch_size or len(jobs)
+        results = []
+        failures: list[str] = []
+        try:
+            for start in range(0, len(jobs), batch_size):
+                batch = jobs[start : start + batch_size]
+                batch_results = self.launcher.launch(batch, initial_job_idx=start)
+                for overrides, result in zip(batch, batch_results):
+                    outcome, detail = describe(result)
+                    if not isinstance(self.launcher, FmnistLauncher):
+                        progress.record(outcome, " ".join(_visible(overrides, varying)), detail)
+                    if outcome == "failed":
+                        failures.append(f"{' '.join(_visible(overrides))}: {detail}")
+                results.append(batch_results)
+        except KeyboardInterrupt:
+            parent.close(progress, status="KILLED")
+            log.error(
+                "Interrupted: %d of %d jobs done, the running one marked KILLED, %d not started; "
+                "rerun the same command to finish them", progress.done, len(jobs), max(0, len(jobs) - progress.done - 1),
+            )
+            raise
+
+        parent.close(progress, status="FAILED" if failures else "FINISHED")
+        summary = (f"Sweep finished: {progress.finished} finished, {progress.skipped} skipped, "
+                   f"{progress.failed} failed of {len(jobs)} jobs (parent run {parent.run_id})")
+        if configs[0].cache.enabled:
+            cache_dir = Path(configs[0].cache.dir).expanduser() if configs[0].cache.dir else reuse.default_dir()
+            reuse.trim(cache_dir, configs[0].cache.max_bytes)
+        if failures:
+            for line in failures:
+                log.error("Failed job: %s", line)
+            log.error("%s", summary)
+            sys.exit(1)
+        log.info("%s", summary)
+        return results
+
+    def _validate_all(self, jobs: list[list[str]]) -> list[DictConfig]:
+        """Compose and check every job's config; exit with status 2 listing every bad job."""
+        from fmnist.config import validate
+
+        composer = JobComposer(self.hydra_context, self.config)
+        configs, problems = [], []
+        for overrides in jobs:
+            try:
+                config = composer.compose(overrides)
+                validate(config)
+                configs.append(config)
+            except Exception as error:  # composition, type and range errors alike: listed, then exit
+                problems.append(f"  job {' '.join(overrides)}: {str(error).splitlines()[0]}")
+        if problems:
+            shown = problems[:10] + ([f"  ... and {len(problems) - 10} more"] if len(problems) > 10 else [])
+            log.error("No job started: %d of %d jobs have invalid configs:\n%s", len(problems), len(jobs), "\n".join(shown))
+            sys.exit(2)
+        return configs
+
+    @staticmethod
+    def _plan(configs: list[DictConfig]) -> dict[str, list]:
+        """Return the values of the reusable keys across the sweep (see fmnist.reuse)."""
+        keys = ("pca.alpha", "knn.k")
+        return {key: sorted({OmegaConf.select(c, key) for c in configs} - {None}) for key in keys}
