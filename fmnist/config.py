@@ -75,6 +75,23 @@ class CacheConfig:
 
 
 @dataclass
+class EarlyStoppingConfig:
+    enabled: bool = True
+    patience: int = 3
+    min_delta: float = 0.0
+
+
+@dataclass
+class TrainerConfig:
+    max_epochs: int = 20
+    accelerator: str = "auto"
+    devices: Any = "auto"
+    precision: str = "32-true"
+    deterministic: bool = False
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+
+
+@dataclass
 class TrainConfig:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -82,6 +99,7 @@ class TrainConfig:
     knn: KNNConfig = field(default_factory=KNNConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
     threads: Optional[int] = None
     seed: int = 0
 
@@ -142,11 +160,18 @@ def check_common(cfg: DictConfig) -> None:
             cfg.tracking.confusion_png, "accepted values are auto, always and never")
 
 
+def check_trainer(cfg: DictConfig) -> None:
+    require(cfg.trainer.max_epochs >= 1, "trainer.max_epochs", cfg.trainer.max_epochs, "must be >= 1")
+    require(cfg.trainer.early_stopping.patience >= 1, "trainer.early_stopping.patience",
+            cfg.trainer.early_stopping.patience, "must be >= 1")
+
+
 # Checks per section; a pipeline's sections decide which run.
 SECTION_CHECKS: dict[str, Callable[[DictConfig], None]] = {
     "data": check_data,
     "pca": check_pca,
     "knn": check_knn,
+    "trainer": check_trainer,
 }
 
 
