@@ -9,6 +9,7 @@ every job of the sweep before the first one starts.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -55,6 +56,17 @@ class KNNConfig:
 
 
 @dataclass
+class AutoencoderConfig:
+    latent_dim: int = 15
+    depth: Optional[int] = 5
+    widths: Optional[list[int]] = None
+    activation: str = "relu"
+    learning_rate: float = 1e-3
+    batch_size: int = 256
+    val_fraction: float = 0.1
+
+
+@dataclass
 class TrackingConfig:
     uri: Optional[str] = None
     experiment: Optional[str] = None
@@ -97,6 +109,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     pca: PCAConfig = field(default_factory=PCAConfig)
     knn: KNNConfig = field(default_factory=KNNConfig)
+    autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
@@ -130,6 +143,13 @@ def check_data(cfg: DictConfig) -> None:
     if data.subset is not None:
         require(20 <= data.subset <= 60000, "data.subset", data.subset,
                 "must be null (all images) or an integer in [20, 60000]")
+    if data.root:
+        from fmnist.data.locate import missing_names
+
+        missing = missing_names(Path(data.root).expanduser())
+        require(not missing, "data.root", data.root,
+                f"the folder lacks {', '.join(missing)} (.gz or plain); put the four official "
+                "IDX files there, or remove data.root to search the default places")
 
 
 def check_pca(cfg: DictConfig) -> None:
@@ -147,6 +167,35 @@ def check_knn(cfg: DictConfig) -> None:
             f"must be an integer in [1, {n_train}] (the training set size)")
     require(cfg.knn.metric in ("l1", "l2"), "knn.metric", cfg.knn.metric,
             "accepted values are l1 (sum of absolute differences) and l2 (Euclidean)")
+
+
+# Accepted autoencoder.activation names and their torch.nn classes.
+ACTIVATIONS = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "elu": "ELU", "gelu": "GELU",
+               "silu": "SiLU", "tanh": "Tanh", "sigmoid": "Sigmoid"}
+
+
+def check_autoencoder(cfg: DictConfig) -> None:
+    ae = cfg.autoencoder
+    require(1 <= ae.latent_dim <= 784, "autoencoder.latent_dim", ae.latent_dim,
+            "must be an integer in [1, 784] (the number of input pixels)")
+    if ae.widths is None:
+        require(ae.depth is not None, "autoencoder.depth", ae.depth,
+                "set autoencoder.depth (an odd number of hidden layers) or autoencoder.widths")
+        require(ae.depth >= 1 and ae.depth % 2 == 1, "autoencoder.depth", ae.depth,
+                "must be an odd integer >= 1: (depth - 1) / 2 encoder layers, the code layer "
+                "and the mirrored decoder layers")
+    else:
+        widths = list(ae.widths)
+        require(len(widths) > 0, "autoencoder.widths", widths,
+                "must list at least one encoder width, or be null to build the shape from autoencoder.depth")
+        require(all(w >= 1 for w in widths), "autoencoder.widths", widths,
+                "every width must be a positive integer")
+    require(ae.activation in ACTIVATIONS, "autoencoder.activation", ae.activation,
+            f"accepted values are {', '.join(ACTIVATIONS)}")
+    require(ae.learning_rate > 0, "autoencoder.learning_rate", ae.learning_rate, "must be > 0")
+    require(ae.batch_size >= 1, "autoencoder.batch_size", ae.batch_size, "must be an integer >= 1")
+    require(0.0 < ae.val_fraction < 1.0, "autoencoder.val_fraction", ae.val_fraction,
+            "must be between 0 and 1 (exclusive)")
 
 
 def check_common(cfg: DictConfig) -> None:
@@ -171,6 +220,7 @@ SECTION_CHECKS: dict[str, Callable[[DictConfig], None]] = {
     "data": check_data,
     "pca": check_pca,
     "knn": check_knn,
+    "autoencoder": check_autoencoder,
     "trainer": check_trainer,
 }
 

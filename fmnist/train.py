@@ -20,7 +20,7 @@ from fmnist.runtime import apply_threads, job_label
 from fmnist.track.run import Tracker
 from fmnist.track.store import TrackingUnavailableError
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("fmnist.train")
 
 
 @hydra.main(config_path="../conf", config_name="train", version_base="1.3")
