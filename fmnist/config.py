@@ -67,6 +67,17 @@ class AutoencoderConfig:
 
 
 @dataclass
+class AutoencoderConfig:
+    latent_dim: int = 15
+    depth: Optional[int] = 5
+    widths: Optional[list[int]] = None
+    activation: str = "relu"
+    learning_rate: float = 1e-3
+    batch_size: int = 256
+    val_fraction: float = 0.1
+
+
+@dataclass
 class TrackingConfig:
     uri: Optional[str] = None
     experiment: Optional[str] = None
@@ -109,6 +120,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     pca: PCAConfig = field(default_factory=PCAConfig)
     knn: KNNConfig = field(default_factory=KNNConfig)
+    autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
@@ -198,6 +210,35 @@ def check_autoencoder(cfg: DictConfig) -> None:
             "must be between 0 and 1 (exclusive)")
 
 
+# Accepted autoencoder.activation names and their torch.nn classes.
+ACTIVATIONS = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "elu": "ELU", "gelu": "GELU",
+               "silu": "SiLU", "tanh": "Tanh", "sigmoid": "Sigmoid"}
+
+
+def check_autoencoder(cfg: DictConfig) -> None:
+    ae = cfg.autoencoder
+    require(1 <= ae.latent_dim <= 784, "autoencoder.latent_dim", ae.latent_dim,
+            "must be an integer in [1, 784] (the number of input pixels)")
+    if ae.widths is None:
+        require(ae.depth is not None, "autoencoder.depth", ae.depth,
+                "set autoencoder.depth (an odd number of hidden layers) or autoencoder.widths")
+        require(ae.depth >= 1 and ae.depth % 2 == 1, "autoencoder.depth", ae.depth,
+                "must be an odd integer >= 1: (depth - 1) / 2 encoder layers, the code layer "
+                "and the mirrored decoder layers")
+    else:
+        widths = list(ae.widths)
+        require(len(widths) > 0, "autoencoder.widths", widths,
+                "must list at least one encoder width, or be null to build the shape from autoencoder.depth")
+        require(all(w >= 1 for w in widths), "autoencoder.widths", widths,
+                "every width must be a positive integer")
+    require(ae.activation in ACTIVATIONS, "autoencoder.activation", ae.activation,
+            f"accepted values are {', '.join(ACTIVATIONS)}")
+    require(ae.learning_rate > 0, "autoencoder.learning_rate", ae.learning_rate, "must be > 0")
+    require(ae.batch_size >= 1, "autoencoder.batch_size", ae.batch_size, "must be an integer >= 1")
+    require(0.0 < ae.val_fraction < 1.0, "autoencoder.val_fraction", ae.val_fraction,
+            "must be between 0 and 1 (exclusive)")
+
+
 def check_common(cfg: DictConfig) -> None:
     if cfg.threads is not None:
         require(cfg.threads >= 1, "threads", cfg.threads, "must be null (library default) or >= 1")
@@ -220,6 +261,7 @@ SECTION_CHECKS: dict[str, Callable[[DictConfig], None]] = {
     "data": check_data,
     "pca": check_pca,
     "knn": check_knn,
+    "autoencoder": check_autoencoder,
     "autoencoder": check_autoencoder,
     "trainer": check_trainer,
 }
