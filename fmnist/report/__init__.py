@@ -1,0 +1,1 @@
+"""Comparison reports of sweeps, built from the runs in the tracking store."""
