@@ -91,6 +91,12 @@ class TrackingConfig:
 
 
 @dataclass
+class ReportConfig:
+    # Write the comparison report when a sweep ends and log it to the sweep's parent run.
+    auto: bool = True
+
+
+@dataclass
 class CacheConfig:
     dir: Optional[str] = None
     max_bytes: int = 4_000_000_000
@@ -124,6 +130,7 @@ class TrainConfig:
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     threads: Optional[int] = None
     seed: int = 0

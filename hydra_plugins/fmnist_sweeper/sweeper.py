@@ -105,6 +105,10 @@ class FmnistSweeper(Sweeper):
             raise
 
         parent.close(progress, status="FAILED" if failures else "FINISHED")
+        if configs[0].report.auto:
+            from fmnist.report.build import report_after_sweep
+
+            report_after_sweep(parent.tracker.client, parent.run_id, sweep_dir / "report")
         summary = (f"Sweep finished: {progress.finished} finished, {progress.skipped} skipped, "
                    f"{progress.failed} failed of {len(jobs)} jobs (parent run {parent.run_id})")
         if configs[0].cache.enabled:
