@@ -57,8 +57,8 @@ def reconstruction_figure(originals: np.ndarray, reconstructed: np.ndarray, labe
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(2, len(originals), figsize=(1.2 * len(originals), 2.8), squeeze=False)
-    for column, (original, copy) in enumerate(zip(originals, reconstructed)):
-        for row, image in enumerate((original, copy)):
+    for column, (original, reconstruction) in enumerate(zip(originals, reconstructed)):
+        for row, image in enumerate((original, reconstruction)):
             axes[row, column].imshow(image.reshape(28, 28), cmap="gray", vmin=0.0, vmax=1.0)
             axes[row, column].set_xticks([])
             axes[row, column].set_yticks([])
@@ -69,7 +69,7 @@ def reconstruction_figure(originals: np.ndarray, reconstructed: np.ndarray, labe
     return figure
 
 
-def column_rows(split: Split) -> list[int]:
+def first_row_per_class(split: Split) -> list[int]:
     """Return the first evaluation row of each class present, in class order."""
     return [int(np.flatnonzero(split.y_eval == label)[0]) for label in range(len(CLASS_NAMES))
             if np.any(split.y_eval == label)]
@@ -77,15 +77,15 @@ def column_rows(split: Split) -> list[int]:
 
 def train_autoencoder(cfg: DictConfig, run: JobRun, x_train: np.ndarray) -> tuple[DenseAutoencoder, pl.Trainer]:
     """Train the configured autoencoder on ``x_train`` and return the best checkpoint's model."""
-    ae = cfg.autoencoder
-    widths = list(ae.widths) if ae.widths is not None else None
-    sizes = layer_sizes(ae.latent_dim, ae.depth, widths)
-    if widths is not None and ae.depth is not None:
-        log.warning("autoencoder.depth=%s is ignored because autoencoder.widths is set", ae.depth)
+    settings = cfg.autoencoder
+    widths = list(settings.widths) if settings.widths is not None else None
+    sizes = layer_sizes(settings.latent_dim, settings.depth, widths)
+    if widths is not None and settings.depth is not None:
+        log.warning("autoencoder.depth=%s is ignored because autoencoder.widths is set", settings.depth)
 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    model = DenseAutoencoder(sizes, ACTIVATIONS[ae.activation], ae.learning_rate)
-    train_loader, val_loader = loaders(x_train, ae.batch_size, ae.val_fraction, cfg.seed)
+    model = DenseAutoencoder(sizes, ACTIVATIONS[settings.activation], settings.learning_rate)
+    train_loader, val_loader = loaders(x_train, settings.batch_size, settings.val_fraction, cfg.seed)
     trainer = make_trainer(cfg, run, monitor="val_loss", mode="min")
     with warnings.catch_warnings():
         # In-memory tensors need no loader worker processes.
@@ -94,6 +94,7 @@ def train_autoencoder(cfg: DictConfig, run: JobRun, x_train: np.ndarray) -> tupl
         warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
         trainer.fit(model, train_loader, val_loader)
 
+    # The best checkpoint is loaded onto the CPU, so encoding runs there even after GPU training.
     checkpoint = best_checkpoint(trainer)
     if checkpoint:
         model = DenseAutoencoder.load_from_checkpoint(checkpoint, map_location="cpu")
@@ -148,7 +149,7 @@ def run(cfg: DictConfig, run: JobRun) -> dict[str, float]:
 
     shape = "-".join(map(str, sizes[: len(sizes) // 2 + 1]))
     title = f"Autoencoder {shape} + kNN k={cfg.knn.k} ({cfg.knn.metric}), accuracy {metrics['accuracy']:.4f}"
-    rows = column_rows(split)
+    rows = first_row_per_class(split)
     run.log_figure(reconstruction_figure(x_eval[rows], reconstructed[rows], split.y_eval[rows], title), "reconstructions.png")
     log_confusion(run, split.y_eval, predictions, title, png=want_png(cfg))
     log.info("autoencoder %s, %d epochs: reconstruction MSE %.5f, kNN accuracy %.4f",
