@@ -78,6 +78,21 @@ class AutoencoderConfig:
 
 
 @dataclass
+class ClassifierConfig:
+    # The LightningModule class. Its constructor gets the keys below that are not null,
+    # except name, batch_size, val_fraction and restore_best, which the pipeline reads.
+    _target_: str = "fmnist.classify.nets.MLPClassifier"
+    name: str = "simple"
+    hidden_sizes: list[int] = field(default_factory=lambda: [128])
+    channels: Optional[list[int]] = None
+    dropout: float = 0.0
+    learning_rate: float = 1e-3
+    batch_size: int = 128
+    val_fraction: float = 0.1
+    restore_best: bool = True
+
+
+@dataclass
 class TrackingConfig:
     uri: Optional[str] = None
     experiment: Optional[str] = None
@@ -128,6 +143,7 @@ class TrainConfig:
     knn: KNNConfig = field(default_factory=KNNConfig)
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
@@ -246,6 +262,31 @@ def check_autoencoder(cfg: DictConfig) -> None:
             "must be between 0 and 1 (exclusive)")
 
 
+def check_classifier(cfg: DictConfig) -> None:
+    clf = cfg.classifier
+    require(len(clf.hidden_sizes) > 0 or clf.channels, "classifier.hidden_sizes", list(clf.hidden_sizes),
+            "list at least one hidden layer size, e.g. [128]")
+    require(all(size >= 1 for size in clf.hidden_sizes), "classifier.hidden_sizes", list(clf.hidden_sizes),
+            "every size must be a positive integer")
+    if clf.channels is not None:
+        channels = list(clf.channels)
+        require(1 <= len(channels) <= 4, "classifier.channels", channels,
+                "list 1 to 4 convolution blocks (each halves the 28 x 28 image)")
+        require(all(c >= 1 for c in channels), "classifier.channels", channels,
+                "every channel count must be a positive integer")
+    require(0.0 <= clf.dropout < 1.0, "classifier.dropout", clf.dropout, "must be in [0, 1)")
+    require(clf.learning_rate > 0, "classifier.learning_rate", clf.learning_rate, "must be > 0")
+    require(clf.batch_size >= 1, "classifier.batch_size", clf.batch_size, "must be an integer >= 1")
+    require(0.0 < clf.val_fraction < 1.0, "classifier.val_fraction", clf.val_fraction,
+            "must be between 0 and 1 (exclusive)")
+    # The stratified split needs at least one image per class on both sides.
+    n_train = train_size(cfg.data)
+    n_val = math.ceil(n_train * clf.val_fraction)
+    require(10 <= n_val <= n_train - 10, "classifier.val_fraction", clf.val_fraction,
+            f"gives {n_val} validation images of {n_train}; both the validation and the training "
+            "part need at least 10 images (one per class): raise data.subset or change the fraction")
+
+
 def check_common(cfg: DictConfig) -> None:
     if cfg.threads is not None:
         require(cfg.threads >= 1, "threads", cfg.threads, "must be null (library default) or >= 1")
@@ -270,6 +311,7 @@ SECTION_CHECKS: dict[str, Callable[[DictConfig], None]] = {
     "knn": check_knn,
     "autoencoder": check_autoencoder,
     "autoencoder": check_autoencoder,
+    "classifier": check_classifier,
     "trainer": check_trainer,
 }
 
