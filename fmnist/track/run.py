@@ -119,6 +119,28 @@ class JobRun:
         shutil.rmtree(self._staging, ignore_errors=True)
 
 
+_finished_cache: dict[tuple[str, str], dict[str, str]] = {}
+
+
+def _finished_hashes(client: MlflowClient, uri: str, experiment_id: str) -> dict[str, str]:
+    key = (uri, experiment_id)
+    if key not in _finished_cache:
+        found: dict[str, str] = {}
+        token = None
+        while True:
+            page = client.search_runs(
+                [experiment_id], filter_string="attributes.status = 'FINISHED'", max_results=5000, page_token=token,
+            )
+            for run in page:
+                if TAG_HASH in run.data.tags:
+                    found.setdefault(run.data.tags[TAG_HASH], run.info.run_id)
+            token = page.token
+            if not token:
+                break
+        _finished_cache[key] = found
+    return _finished_cache[key]
+
+
 class Tracker:
     """Where a job's run goes: the store, the experiment and the run's identity.
 
@@ -137,13 +159,13 @@ class Tracker:
         self.config_hash = cfg_params.config_hash(self.flat)
 
     def finished_run(self) -> str | None:
-        """Return the id of a FINISHED run with this config's hash in the experiment, if any."""
-        runs = self.client.search_runs(
-            [self.experiment_id],
-            filter_string=f"tags.`{TAG_HASH}` = '{self.config_hash}' and attributes.status = 'FINISHED'",
-            max_results=1,
-        )
-        return runs[0].info.run_id if runs else None
+        """Return the id of a FINISHED run with this config's hash in the experiment, if any.
+
+        The experiment's finished hashes are read once per process (one paged search), so the
+        jobs of a sweep run in this process cost no query each. Runs that other processes
+        finish later are not seen; at worst such a point is computed twice.
+        """
+        return _finished_hashes(self.client, self.uri, self.experiment_id).get(self.config_hash)
 
     @contextlib.contextmanager
     def start_run(self, run_name: str | None = None) -> Iterator[JobRun]:
@@ -181,5 +203,7 @@ class Tracker:
                 run.flush()
             finally:
                 self.client.set_terminated(run.run_id, status)
+                if status == "FINISHED":
+                    _finished_hashes(self.client, self.uri, self.experiment_id)[self.config_hash] = run.run_id
                 run.close()
                 log.info("Run %s %s", run.run_id, status)

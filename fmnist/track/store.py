@@ -11,8 +11,27 @@ import urllib.request
 from pathlib import Path
 
 from mlflow.tracking import MlflowClient
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_write_ahead_log(dbapi_connection, _record) -> None:
+    """Put SQLite stores in WAL mode with synchronous=NORMAL.
+
+    Rollback-journal mode syncs the disk on every commit and blocks readers during writes;
+    WAL commits several times faster (one run's writes: about 4x here) and lets readers and
+    one writer work at once. A committed run survives a crash of the process; only an OS
+    crash or power loss can drop the last commits. WAL needs a local disk (not NFS).
+    """
+    if type(dbapi_connection).__module__.startswith(("sqlite3", "pysqlite2")):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
 
 EMBEDDED_URI = "sqlite:///mlruns/mlflow.db"
 
@@ -88,6 +107,7 @@ def artifact_root(uri: str) -> str | None:
     return None  # a server decides
 
 
+@functools.lru_cache(maxsize=64)
 def ensure_experiment(client: MlflowClient, uri: str, name: str) -> str:
     """Return the id of experiment ``name``, creating it once even with parallel writers."""
     found = client.get_experiment_by_name(name)
