@@ -61,8 +61,7 @@ def draw_heatmaps(writer: Writer, table: pd.DataFrame, keys: dict[str, str], hig
     for axes, (key, label) in zip(axes_grid.flat, keys.items()):
         values = grid(table, key)
         data = np.ma.masked_invalid(values.to_numpy(dtype=float))
-        colormap = plt.get_cmap("viridis" if higher_is_better else "viridis_r").copy()
-        colormap.set_bad("lightgrey")
+        colormap = plt.get_cmap("viridis" if higher_is_better else "viridis_r").with_extremes(bad="lightgrey")
         image = axes.imshow(data, origin="lower", aspect="auto", cmap=colormap, interpolation="nearest")
         unit = "" if higher_is_better else " (s)"
         figure.colorbar(image, ax=axes, label=label + unit)
