@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import shutil
+import os
+import socket
 import subprocess
 import tempfile
 import time
@@ -13,11 +14,12 @@ import traceback
 from pathlib import Path
 from typing import Any, Iterator
 
-from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf
 
+from fmnist import runtime
 from fmnist.track import params as cfg_params
+from fmnist.track.record import RunRecord, send
 from fmnist.track.store import check_reachable, client_for, configure_client, ensure_experiment, resolve_uri
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,8 @@ TAG_DATA = "fmnist.data_digest"
 TAG_PROTOCOL = "fmnist.protocol"
 TAG_PIPELINE = "fmnist.pipeline"
 TAG_HEARTBEAT = "fmnist.heartbeat"
+TAG_HOST = "fmnist.host"
+TAG_PID = "fmnist.pid"
 
 
 @functools.lru_cache(maxsize=1)
@@ -48,39 +52,49 @@ def experiment_name(cfg: DictConfig) -> str:
 
 
 class JobRun:
-    """The MLflow run of one job.
+    """The MLflow run of one job, with a local copy in the job's output folder.
 
     Metrics, params and tags are buffered and written with one ``log_batch`` call, and files
-    are staged in a temporary folder and uploaded with one ``log_artifacts`` call, because
-    separate calls cost several times more per run. :meth:`log_metric_now` writes at once,
-    for curves that must be visible while a model trains.
+    are written to ``<folder>/artifacts`` and uploaded with one ``log_artifacts`` call,
+    because separate calls cost several times more per run. :meth:`log_metric_now` writes at
+    once, for curves that must be visible while a model trains. When the store fails, the
+    run goes on offline and :meth:`finish` leaves ``mlflow_run.json`` for ``fmnist.runs resend``.
     """
 
-    def __init__(self, client: MlflowClient, run_id: str, experiment_id: str):
+    def __init__(self, client: MlflowClient, record: RunRecord, folder: Path, experiment_id: str):
         self.client = client
-        self.run_id = run_id
+        self.record = record
+        self.folder = folder
         self.experiment_id = experiment_id
-        self._metrics: list[Metric] = []
-        self._params: list[Param] = []
-        self._tags: list[RunTag] = []
-        self._staging = Path(tempfile.mkdtemp(prefix="fmnist-artifacts-"))
+        self.offline = record.run_id is None
+
+    @property
+    def run_id(self) -> str | None:
+        return self.record.run_id
 
     def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
         now = int(time.time() * 1000)
-        self._metrics += [Metric(key, float(value), now, step) for key, value in metrics.items()]
+        self.record.unsent_metrics += [[key, float(value), now, step] for key, value in metrics.items()]
 
     def log_metric_now(self, key: str, value: float, step: int) -> None:
-        self.client.log_metric(self.run_id, key, float(value), step=step)
+        row = [key, float(value), int(time.time() * 1000), step]
+        if not self.offline:
+            try:
+                self.client.log_metric(self.run_id, key, row[1], timestamp=row[2], step=step)
+                return
+            except Exception as error:  # any store failure: keep the value locally
+                self._go_offline(error)
+        self.record.unsent_metrics.append(row)
 
     def log_params(self, params: dict[str, str]) -> None:
-        self._params += [Param(key, value) for key, value in params.items()]
+        self.record.params.update(params)
 
     def set_tags(self, tags: dict[str, Any]) -> None:
-        self._tags += [RunTag(key, str(value)) for key, value in tags.items()]
+        self.record.tags.update({key: str(value) for key, value in tags.items()})
 
     def artifact_path(self, name: str) -> Path:
-        """Return a staging path for an artifact file; write it before :meth:`flush`."""
-        path = self._staging / name
+        """Return the path to write artifact ``name`` to; it is uploaded when the run ends."""
+        path = self.folder / "artifacts" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -96,27 +110,34 @@ class JobRun:
     def log_dataset(self, dataset, context: str) -> None:
         from mlflow.entities import DatasetInput, InputTag
 
+        if self.offline:
+            return  # NOTE: dataset inputs are not kept in the local record, so resend omits them.
         entity = DatasetInput(dataset._to_mlflow_entity(), [InputTag("mlflow.data.context", context)])
-        self.client.log_inputs(self.run_id, [entity])
+        try:
+            self.client.log_inputs(self.run_id, [entity])
+        except Exception as error:  # any store failure: the run goes on offline
+            self._go_offline(error)
 
-    def flush(self) -> None:
-        """Write buffered values and staged files to the store."""
-        self._write_batches()
-        if any(self._staging.iterdir()):
-            self.client.log_artifacts(self.run_id, str(self._staging))
-            shutil.rmtree(self._staging)
-            self._staging.mkdir()
+    def finish(self, status: str) -> None:
+        """Send what the store lacks and set ``status``; keep the local record either way."""
+        self.record.status = status
+        if not self.offline:
+            try:
+                send(self.record, self.folder, self.client, self.experiment_id)
+            except Exception as error:  # any store failure: the record keeps the results
+                self._go_offline(error)
+        self.record.save(self.folder)
+        if self.offline:
+            log.warning(
+                "Run results kept in %s but not in the tracking store; send them later with "
+                "`python -m fmnist.runs resend %s`", self.folder, self.folder,
+            )
 
-    def _write_batches(self) -> None:
-        # MLflow accepts at most 1000 metrics, 100 params and 100 tags per batch.
-        metrics, params, tags = self._metrics, self._params, self._tags
-        while metrics or params or tags:
-            self.client.log_batch(self.run_id, metrics=metrics[:1000], params=params[:100], tags=tags[:100])
-            metrics, params, tags = metrics[1000:], params[100:], tags[100:]
-        self._metrics, self._params, self._tags = [], [], []
-
-    def close(self) -> None:
-        shutil.rmtree(self._staging, ignore_errors=True)
+    def _go_offline(self, error: Exception) -> None:
+        if not self.offline:
+            log.warning("Tracking store %s failed (%s); continuing offline", self.record.tracking_uri,
+                        str(error).splitlines()[0][:300])
+        self.offline = True
 
 
 _finished_cache: dict[tuple[str, str], dict[str, str]] = {}
@@ -175,16 +196,21 @@ class Tracker:
             TAG_HASH: self.config_hash,
             TAG_PIPELINE: cfg.pipeline.name,
             TAG_PROTOCOL: cfg.data.protocol,
-            TAG_HEARTBEAT: int(time.time()),
+            TAG_HEARTBEAT: str(int(time.time())),
+            TAG_HOST: socket.gethostname(),
+            TAG_PID: str(os.getpid()),
         }
         if cfg.tracking.parent_run_id:
             tags[TAG_PARENT] = cfg.tracking.parent_run_id
         if git_commit():
             tags["mlflow.source.git.commit"] = git_commit()
-        run_info = self.client.create_run(
-            self.experiment_id, run_name=cfg.tracking.run_name or run_name, tags=tags
-        ).info
-        run = JobRun(self.client, run_info.run_id, self.experiment_id)
+        record = RunRecord(self.uri, experiment_name(cfg), cfg.tracking.run_name or run_name, tags=tags)
+        try:
+            record.run_id = self.client.create_run(self.experiment_id, run_name=record.run_name, tags=tags).info.run_id
+        except Exception as error:  # any store failure: compute anyway, keep results locally
+            log.warning("Could not create the run in %s (%s); continuing offline", self.uri,
+                        str(error).splitlines()[0][:300])
+        run = JobRun(self.client, record, job_folder(), self.experiment_id)
         run.log_params(cfg_params.to_params(self.flat))
         run.log_metrics(cfg_params.numeric_values(self.flat))
         run.log_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
@@ -195,15 +221,24 @@ class Tracker:
         except KeyboardInterrupt:
             status = "KILLED"
             raise
+        except SystemExit:
+            # Lightning turns Ctrl-C into sys.exit(1) after its own clean-up.
+            status = "KILLED" if runtime.interrupted() else "FAILED"
+            raise
         except BaseException:
             run.log_text(traceback.format_exc(), "traceback.txt")
             raise
         finally:
-            try:
-                run.flush()
-            finally:
-                self.client.set_terminated(run.run_id, status)
-                if status == "FINISHED":
-                    _finished_hashes(self.client, self.uri, self.experiment_id)[self.config_hash] = run.run_id
-                run.close()
-                log.info("Run %s %s", run.run_id, status)
+            run.finish(status)
+            if status == "FINISHED" and run.run_id and not run.offline:
+                _finished_hashes(self.client, self.uri, self.experiment_id)[self.config_hash] = run.run_id
+            log.info("Run %s %s", run.run_id or "(offline)", status)
+
+
+def job_folder() -> Path:
+    """Return the job's Hydra output folder, or a new temporary folder outside Hydra."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.output_dir)
+    return Path(tempfile.mkdtemp(prefix="fmnist-run-"))
