@@ -36,13 +36,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(check, what: str, timeout_s: float = 60) -> None:
+def wait_for(check, service: str, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if check():
             return
         time.sleep(0.5)
-    raise TimeoutError(f"{what} did not start within {timeout_s} s")
+    raise TimeoutError(f"{service} did not start within {timeout_s} s")
 
 
 def as_owner(command: list[str]) -> list[str]:
@@ -78,7 +78,7 @@ def postgres_uri():
         # The driver is named because MLflow 3.17 otherwise picks psycopg 3, which is not installed.
         yield f"postgresql+psycopg2://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{port}/postgres"
     finally:
-        # The postmaster's PID is the first line of postmaster.pid; SIGINT is a fast shutdown.
+        # The postmaster's PID is the first line of postmaster.pid, and SIGINT asks for a fast shutdown.
         pid_file = data / "postmaster.pid"
         if pid_file.exists():
             os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
