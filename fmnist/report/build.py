@@ -61,7 +61,7 @@ def public_uri(uri: str) -> str:
 
 def build_report(client: MlflowClient, sweep: str, out: Path, experiment: str | None = None,
                  log_artifacts: bool = True) -> Path:
-    """Write ``index.html``, its PNGs and CSVs for one sweep into ``out``; return the page's path.
+    """Write ``index.html``, its PNGs and CSVs for one sweep into ``out`` and return the page's path.
 
     Parameters
     ----------
@@ -120,13 +120,13 @@ def build_report(client: MlflowClient, sweep: str, out: Path, experiment: str | 
 
 
 def report_after_sweep(client: MlflowClient, run_id: str, out: Path) -> Path | None:
-    """Write a finished sweep's report and log it to the parent run; log a warning on failure.
+    """Write a finished sweep's report and log it to the parent run, or log a warning when that fails.
 
     A report failure must not hide the sweep's own result, so every exception is caught here.
     """
     try:
         return build_report(client, run_id, out)
-    except Exception as error:  # any failure: the sweep's result matters more than its report
+    except Exception as error:  # any failure, because the sweep's result matters more than its report
         log.warning("Sweep report for parent run %s failed (%s: %s); rerun it with "
                     "`python -m fmnist.report sweep=%s out=%s`", run_id, type(error).__name__, error, run_id, out,
                     exc_info=True)

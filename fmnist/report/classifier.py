@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 from mlflow.tracking import MlflowClient
 
 from fmnist.report.section import Section, Writer, finished, not_finished_note, pyplot
@@ -77,9 +78,10 @@ def sections(writer: Writer, table: pd.DataFrame, client: MlflowClient) -> list[
                 axes.plot(epochs, values, style, color=color, label=f"{names[run_id]} {key.split('_')[0]}")
     loss_axes.set_ylabel("loss (as the model logs it)")
     acc_axes.set_ylabel("accuracy")
-    for axes, what in ((loss_axes, "Loss"), (acc_axes, "Accuracy")):
+    for axes, quantity in ((loss_axes, "Loss"), (acc_axes, "Accuracy")):
         axes.set_xlabel("epoch")
-        axes.set_title(f"{what} per epoch (dashed: training, solid: validation)")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_title(f"{quantity} per epoch (dashed: training, solid: validation)")
         axes.grid(True, alpha=0.3)
         axes.legend(fontsize=7)
     title = "Classifiers: learning curves"

@@ -14,7 +14,8 @@ from fmnist.report.section import Figure, Section, Writer, finished, not_finishe
 log = logging.getLogger(__name__)
 
 METHOD = "params.embedding.method"
-SCATTER = "scatter.png"
+# Artifact names of the scatter plot, in order of preference.
+SCATTERS = ("embedding_scatter.png", "scatter.png")
 
 
 def label(row: pd.Series) -> str:
@@ -38,15 +39,20 @@ def sections(writer: Writer, table: pd.DataFrame, client: MlflowClient) -> list[
 
     for _, row in done.iterrows():
         name = f"embedding_{row['run_id'][:8]}_scatter.png"
+        logged = {item.path for item in client.list_artifacts(row["run_id"])}
+        found = next((scatter for scatter in SCATTERS if scatter in logged), None)
+        if found is None:
+            section.notes.append(f"Run {row['run_name']} has no scatter plot artifact ({' or '.join(SCATTERS)}).")
+            continue
         try:
-            downloaded = client.download_artifacts(row["run_id"], SCATTER, str(writer.folder))
+            downloaded = client.download_artifacts(row["run_id"], found, str(writer.folder))
         except (MlflowException, OSError) as error:
-            section.notes.append(f"Run {row['run_name']} has no {SCATTER} artifact ({error.__class__.__name__}).")
+            section.notes.append(f"Run {row['run_name']}: downloading {found} failed ({error}).")
             continue
         path = writer.folder / name
         shutil.move(downloaded, path)
         accuracy = row.get("accuracy")
         parts = [label(row)] + ([f"accuracy {accuracy:.4f}"] if pd.notna(accuracy) else [])
-        parts += [f"{key.removeprefix('time/').removesuffix('_s')} {row[key]:.1f} s" for key in times if pd.notna(row.get(key))]
+        parts += [f"{key.removeprefix('time/').removesuffix('_s')} {row[key]:.3g} s" for key in times if pd.notna(row.get(key))]
         section.gallery.append(Figure(path, ", ".join(parts)))
     return [section]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -44,7 +46,7 @@ def groups(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
 
 
 def grid(table: pd.DataFrame, key: str) -> pd.DataFrame:
-    """Return ``key`` of the finished runs as a k (rows) x alpha (columns) table; NaN where missing."""
+    """Return ``key`` of the finished runs as a k (rows) x alpha (columns) table, NaN where missing."""
     ks = sorted(table[K].dropna().unique())
     alphas = sorted(table[ALPHA].dropna().unique())
     done = finished(table)
@@ -130,7 +132,9 @@ def sections(writer: Writer, table: pd.DataFrame) -> list[Section]:
     result = []
     for label, part in groups(table):
         suffix = f" ({label})" if label else ""
-        slug = "knn" if not label else "knn_" + "".join(c if c.isalnum() else "_" for c in label)
+        slug = "knn"
+        if label:
+            slug += "_" + re.sub(r"[^A-Za-z0-9]", "_", label)
         section = Section(f"PCA + kNN over k x alpha{suffix}")
         section.notes += not_finished_note(part)
         done = finished(part)
@@ -151,10 +155,10 @@ def sections(writer: Writer, table: pd.DataFrame) -> list[Section]:
         section.figures.append(draw_pareto(
             writer, done, front, f"{slug}_pareto", f"PCA + kNN{suffix}: accuracy against classification time"))
 
-        shown = [K, ALPHA, *QUALITY, *TIMES]
+        table_keys = [K, ALPHA, *QUALITY, *TIMES]
         ranked = done.sort_values("accuracy", ascending=False)
         section.tables.append(writer.table(
-            pd.DataFrame({key.removeprefix("params."): column(ranked, key) for key in shown}).head(10),
+            pd.DataFrame({key.removeprefix("params."): column(ranked, key) for key in table_keys}).head(10),
             f"{slug}_top10", "Ten most accurate points"))
         section.tables.append(writer.table(
             pd.DataFrame({key.removeprefix("params."): column(front, key) for key in [K, ALPHA, "accuracy", PARETO_TIME]}),

@@ -17,7 +17,7 @@ TAG_PIPELINE = "fmnist.pipeline"
 TAG_HASH = "fmnist.config_hash"
 TAG_DATA = "fmnist.data_digest"
 
-# The largest page the SQL stores serve; a 625-point grid fits in one request.
+# Runs per search request (MLflow accepts up to 50,000), so a 625-point grid takes one request.
 PAGE_SIZE = 5000
 
 
@@ -30,8 +30,8 @@ def experiment_ids(client: MlflowClient, name: str | None = None) -> list[str]:
     if name is not None:
         found = client.get_experiment_by_name(name)
         if found is None:
-            raise SweepNotFoundError(f"experiment {name!r} not found in the tracking store; "
-                                     "check report.experiment or tracking.uri")
+            raise SweepNotFoundError(f"experiment {name!r} not found in the tracking store. "
+                                     "Check experiment= and tracking.uri")
         return [found.experiment_id]
     ids, token = [], None
     while True:
@@ -48,7 +48,7 @@ def find_sweep(client: MlflowClient, sweep: str, experiment: str | None = None) 
     Raises
     ------
     SweepNotFoundError
-        When no run has that id, the run is not a sweep's parent, or the store holds no sweep.
+        When no run has that id, the run is not a sweep's parent, or the store contains no sweep.
     """
     if sweep == "latest":
         runs = client.search_runs(
@@ -86,14 +86,16 @@ def child_runs(client: MlflowClient, parent: Run) -> list[Run]:
             return runs
 
 
-def as_number(text: str | None) -> float | str | None:
-    """Return ``text`` as a float when it is a number, else unchanged."""
+def as_number(text: str | None) -> int | float | str | None:
+    """Return ``text`` as an int or float when it is a number, else unchanged."""
     if text is None:
         return None
-    try:
-        return float(text)
-    except ValueError:
-        return text
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def runs_table(runs: list[Run]) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from fmnist.report.store import TAG_DATA, TAG_PIPELINE, experiment_ids
 
 log = logging.getLogger(__name__)
 
-# The param that gives each pipeline's output dimension; an embedding defaults to 2.
+# The param that gives each pipeline's output dimension. An embedding without it has 2.
 DIMENSION = {
     "knn": "params.pca.alpha",
     "autoencoder": "params.autoencoder.latent_dim",
@@ -22,8 +22,12 @@ DIMENSION = {
 
 
 def describe(row: pd.Series, keys: list[str]) -> str:
-    return " ".join(f"{key.removeprefix('params.')}={row[key]:g}" if isinstance(row[key], float)
-                    else f"{key.removeprefix('params.')}={row[key]}" for key in keys) or str(row["run_name"])
+    """Return ``key=value`` pairs of ``keys`` in ``row``, or the run name when ``keys`` is empty."""
+    pairs = []
+    for key in keys:
+        value = f"{row[key]:g}" if isinstance(row[key], float) else str(row[key])
+        pairs.append(f"{key.removeprefix('params.')}={value}")
+    return " ".join(pairs) or str(row["run_name"])
 
 
 def swept_keys(table: pd.DataFrame) -> list[str]:
@@ -73,7 +77,7 @@ def section(writer: Writer, table: pd.DataFrame, client: MlflowClient) -> Sectio
         dimension = best.get(key) if key else None
         if pipeline == "embedding" and dimension is None:
             dimension = 2.0
-        if isinstance(dimension, float) and pipeline != "knn":
+        if pd.api.types.is_number(dimension) and pd.notna(dimension) and pipeline != "knn":
             pca = best_pca(client, table, dimension, best.get("data_digest"))
             row["dimension"] = dimension
             if pca is None:
@@ -81,6 +85,7 @@ def section(writer: Writer, table: pd.DataFrame, client: MlflowClient) -> Sectio
                     f"Pipeline {pipeline}: no finished PCA + kNN run with pca.alpha={dimension:g} on the same data "
                     f"in the store; run `python -m fmnist.train pca.alpha={dimension:g}` to compare.")
             else:
+                row["PCA + kNN run at this dimension"] = pca["run_name"]
                 row["PCA + kNN accuracy at this dimension"] = pca["accuracy"]
                 row["difference to PCA"] = best["accuracy"] - pca["accuracy"]
         elif pipeline == "knn":
