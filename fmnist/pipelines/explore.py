@@ -1,8 +1,8 @@
 """Pipeline ``explore``: a description of the official Fashion-MNIST files, logged as one run.
 
 It reads the official training file (60,000 images) and test file (10,000 images) as they are
-stored, whatever ``data.protocol`` and ``data.subset`` say, because the order test only means
-something on the files' own order. Logged: class counts per file, two tests of whether the
+stored, whatever ``data.protocol`` and ``data.subset`` are set to, because the label order
+test is only meaningful on the files' own order. Logged: class counts per file, two tests of whether the
 labels are in random order, the mean image and sample images per class, and pixel intensity
 statistics.
 """
@@ -23,8 +23,8 @@ from fmnist.track.run import JobRun
 
 log = logging.getLogger(__name__)
 
-# Random label orders drawn for the permutation runs test; the smallest p-value it can give
-# is 1 / (PERMUTATIONS + 1).
+# Random label orders drawn for the permutation runs test. Its smallest possible p-value is
+# 1 / (PERMUTATIONS + 1).
 PERMUTATIONS = 2000
 SAMPLES_PER_CLASS = 10
 
