@@ -92,6 +92,7 @@ def learning_curve_figure(history: dict[str, list[Metric]], best_epoch: int, tit
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     figure, (loss_axes, acc_axes) = plt.subplots(1, 2, figsize=(11, 4))
     for axes, quantity, label in ((loss_axes, "loss", "cross-entropy loss"), (acc_axes, "acc", "accuracy")):
@@ -101,6 +102,7 @@ def learning_curve_figure(history: dict[str, list[Metric]], best_epoch: int, tit
                       label="training" if stage == "train" else "validation")
         axes.axvline(best_epoch, color="grey", linestyle=":", label=f"best validation accuracy (epoch {best_epoch})")
         axes.set_xlabel("epoch (from 0, as the MLflow step)")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_ylabel(label)
         axes.grid(alpha=0.3)
         axes.legend()
