@@ -56,6 +56,28 @@ class KNNConfig:
 
 
 @dataclass
+class EmbeddingConfig:
+    method: str = "umap"
+    n_components: int = 2
+    seed: int = 0
+    deterministic: bool = True
+
+
+@dataclass
+class UMAPConfig:
+    n_neighbors: int = 15
+    min_dist: float = 0.1
+    metric: str = "euclidean"
+
+
+@dataclass
+class TSNEConfig:
+    perplexity: float = 30.0
+    # A positive number or "auto" (openTSNE's choice), so the type is left open.
+    learning_rate: Any = "auto"
+
+
+@dataclass
 class AutoencoderConfig:
     latent_dim: int = 15
     depth: Optional[int] = 5
@@ -141,6 +163,9 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     pca: PCAConfig = field(default_factory=PCAConfig)
     knn: KNNConfig = field(default_factory=KNNConfig)
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    umap: UMAPConfig = field(default_factory=UMAPConfig)
+    tsne: TSNEConfig = field(default_factory=TSNEConfig)
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
@@ -287,6 +312,46 @@ def check_classifier(cfg: DictConfig) -> None:
             "part need at least 10 images (one per class): raise data.subset or change the fraction")
 
 
+# Input-space distances accepted for umap.metric (a subset of umap-learn 0.5's named metrics).
+UMAP_METRICS = ("euclidean", "manhattan", "chebyshev", "minkowski", "cosine", "correlation",
+                "canberra", "braycurtis")
+
+
+def check_embedding(cfg: DictConfig) -> None:
+    embedding = cfg.embedding
+    require(embedding.method in ("umap", "tsne"), "embedding.method", embedding.method,
+            "accepted values are umap and tsne")
+    require(1 <= embedding.n_components <= 784, "embedding.n_components", embedding.n_components,
+            "must be an integer in [1, 784] (the number of pixels)")
+    require(embedding.seed >= 0, "embedding.seed", embedding.seed, "must be an integer >= 0")
+
+
+def check_umap(cfg: DictConfig) -> None:
+    n_train = train_size(cfg.data)
+    require(2 <= cfg.umap.n_neighbors < n_train, "umap.n_neighbors", cfg.umap.n_neighbors,
+            f"must be an integer in [2, {n_train - 1}] (below the training set size, {n_train})")
+    require(0.0 <= cfg.umap.min_dist <= 1.0, "umap.min_dist", cfg.umap.min_dist,
+            "must be in [0, 1] (UMAP's spread is 1)")
+    require(cfg.umap.metric in UMAP_METRICS, "umap.metric", cfg.umap.metric,
+            f"accepted values are {', '.join(UMAP_METRICS)}")
+    require(cfg.embedding.n_components < n_train - 1, "embedding.n_components", cfg.embedding.n_components,
+            f"must be below {n_train - 1} for UMAP's spectral initialisation on {n_train} training images")
+
+
+def check_tsne(cfg: DictConfig) -> None:
+    n_train = train_size(cfg.data)
+    # Each point's affinities use 3 x perplexity neighbours, which must exist.
+    limit = (n_train - 1) / 3
+    require(0 < cfg.tsne.perplexity < limit, "tsne.perplexity", cfg.tsne.perplexity,
+            f"must be in (0, {limit:.1f}) for {n_train} training images, because t-SNE uses "
+            "3 x perplexity neighbours per point: lower it or raise data.subset")
+    rate = cfg.tsne.learning_rate
+    require(rate == "auto" or (isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate > 0),
+            "tsne.learning_rate", rate, "must be auto or a number > 0")
+    require(cfg.embedding.n_components <= 3, "embedding.n_components", cfg.embedding.n_components,
+            "must be 1, 2 or 3 for t-SNE (Barnes-Hut gradients support fewer than 4 components)")
+
+
 def check_common(cfg: DictConfig) -> None:
     if cfg.threads is not None:
         require(cfg.threads >= 1, "threads", cfg.threads, "must be null (library default) or >= 1")
@@ -309,6 +374,9 @@ SECTION_CHECKS: dict[str, Callable[[DictConfig], None]] = {
     "data": check_data,
     "pca": check_pca,
     "knn": check_knn,
+    "embedding": check_embedding,
+    "umap": check_umap,
+    "tsne": check_tsne,
     "autoencoder": check_autoencoder,
     "autoencoder": check_autoencoder,
     "classifier": check_classifier,
