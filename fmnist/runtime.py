@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import sys
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-# Overrides the sweeper adds to every job; they say nothing about the point itself.
-_INTERNAL_OVERRIDES = ("tracking.parent_run_id",)
+# Overrides that say where a run goes, not what it computes; left out of run names.
+_INTERNAL_OVERRIDES = ("tracking.", "hydra.")
 
 
 def apply_threads(threads: int | None) -> None:
@@ -40,3 +42,30 @@ def job_label(cfg: DictConfig) -> str:
         if overrides:
             return " ".join(overrides)
     return cfg.pipeline.name
+
+
+_interrupted = False
+
+
+def _raise_interrupt(signum, _frame) -> None:
+    global _interrupted
+    _interrupted = True
+    raise KeyboardInterrupt(f"received {signal.Signals(signum).name}")
+
+
+def install_interrupt_handlers() -> None:
+    """Turn SIGINT and SIGTERM into KeyboardInterrupt and remember that one arrived.
+
+    Runs interrupted this way end KILLED rather than RUNNING (SIGTERM's default would end
+    the process without clean-up) or FAILED (Lightning exits with status 1 after Ctrl-C).
+    Only the main thread can install handlers; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _raise_interrupt)
+
+
+def interrupted() -> bool:
+    """Tell whether SIGINT or SIGTERM arrived since :func:`install_interrupt_handlers`."""
+    return _interrupted

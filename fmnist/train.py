@@ -16,7 +16,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from fmnist.config import ConfigError, validate
-from fmnist.runtime import apply_threads, job_label
+from fmnist.runtime import apply_threads, install_interrupt_handlers, job_label
 from fmnist.track.run import Tracker
 from fmnist.track.store import TrackingUnavailableError
 
@@ -25,9 +25,11 @@ log = logging.getLogger("fmnist.train")
 
 @hydra.main(config_path="../conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> dict | None:
+    install_interrupt_handlers()
     try:
         validate(cfg)
-        tracker = Tracker(cfg)
+        # A sweep checked the store before its first job; later jobs survive an outage offline.
+        tracker = Tracker(cfg, offline_ok=cfg.tracking.parent_run_id is not None)
     except (ConfigError, TrackingUnavailableError) as error:
         if HydraConfig.get().mode.name == "MULTIRUN":
             raise  # the sweeper counts it and reports it with the job's overrides
@@ -43,7 +45,8 @@ def main(cfg: DictConfig) -> dict | None:
     apply_threads(cfg.threads)
     pipeline = instantiate(cfg.pipeline.fn)
     with tracker.start_run(run_name=job_label(cfg)) as run:
-        return pipeline(cfg, run)
+        metrics = pipeline(cfg, run)
+    return {**metrics, "run_id": run.run_id, "offline": run.offline, "folder": str(run.folder)}
 
 
 if __name__ == "__main__":

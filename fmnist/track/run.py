@@ -20,7 +20,14 @@ from omegaconf import DictConfig, OmegaConf
 from fmnist import runtime
 from fmnist.track import params as cfg_params
 from fmnist.track.record import RunRecord, send
-from fmnist.track.store import check_reachable, client_for, configure_client, ensure_experiment, resolve_uri
+from fmnist.track.store import (
+    TrackingUnavailableError,
+    check_reachable,
+    client_for,
+    configure_client,
+    ensure_experiment,
+    resolve_uri,
+)
 
 log = logging.getLogger(__name__)
 
@@ -166,18 +173,34 @@ class Tracker:
     """Where a job's run goes: the store, the experiment and the run's identity.
 
     Creating a tracker checks that a tracking server answers, so that a dead server fails the
-    command in seconds and before any data is loaded.
+    command in seconds and before any data is loaded. With ``offline_ok`` (a job of a sweep
+    that did reach the server) an unreachable server instead makes the job run offline: its
+    results stay in the job folder for ``python -m fmnist.runs resend``.
     """
 
-    def __init__(self, cfg: DictConfig):
+    def __init__(self, cfg: DictConfig, offline_ok: bool = False):
         self.cfg = cfg
         self.uri = resolve_uri(cfg.tracking.uri)
-        configure_client(cfg.tracking.http_timeout_s, cfg.tracking.http_max_retries)
-        check_reachable(self.uri, cfg.tracking.server_timeout_s)
-        self.client = client_for(self.uri)
-        self.experiment_id = ensure_experiment(self.client, self.uri, experiment_name(cfg))
         self.flat = cfg_params.flatten(cfg_params.run_sections(cfg))
         self.config_hash = cfg_params.config_hash(self.flat)
+        configure_client(cfg.tracking.http_timeout_s, cfg.tracking.http_max_retries)
+        self.client = None
+        self.experiment_id = None
+        try:
+            check_reachable(self.uri, cfg.tracking.server_timeout_s)
+            self.client = client_for(self.uri)
+            self.experiment_id = ensure_experiment(self.client, self.uri, experiment_name(cfg))
+        except Exception as error:  # any store failure
+            if not offline_ok:
+                if isinstance(error, TrackingUnavailableError):
+                    raise
+                raise TrackingUnavailableError(f"tracking store {self.uri} failed: {error}") from error
+            log.warning("Tracking store %s unreachable (%s); this job runs offline",
+                        self.uri, str(error).splitlines()[0][:300])
+
+    @property
+    def offline(self) -> bool:
+        return self.experiment_id is None
 
     def finished_run(self) -> str | None:
         """Return the id of a FINISHED run with this config's hash in the experiment, if any.
@@ -186,6 +209,8 @@ class Tracker:
         jobs of a sweep run in this process cost no query each. Runs that other processes
         finish later are not seen; at worst such a point is computed twice.
         """
+        if self.offline:
+            return None
         return _finished_hashes(self.client, self.uri, self.experiment_id).get(self.config_hash)
 
     @contextlib.contextmanager
@@ -205,11 +230,12 @@ class Tracker:
         if git_commit():
             tags["mlflow.source.git.commit"] = git_commit()
         record = RunRecord(self.uri, experiment_name(cfg), cfg.tracking.run_name or run_name, tags=tags)
-        try:
-            record.run_id = self.client.create_run(self.experiment_id, run_name=record.run_name, tags=tags).info.run_id
-        except Exception as error:  # any store failure: compute anyway, keep results locally
-            log.warning("Could not create the run in %s (%s); continuing offline", self.uri,
-                        str(error).splitlines()[0][:300])
+        if not self.offline:
+            try:
+                record.run_id = self.client.create_run(self.experiment_id, run_name=record.run_name, tags=tags).info.run_id
+            except Exception as error:  # any store failure: compute anyway, keep results locally
+                log.warning("Could not create the run in %s (%s); continuing offline", self.uri,
+                            str(error).splitlines()[0][:300])
         run = JobRun(self.client, record, job_folder(), self.experiment_id)
         run.log_params(cfg_params.to_params(self.flat))
         run.log_metrics(cfg_params.numeric_values(self.flat))

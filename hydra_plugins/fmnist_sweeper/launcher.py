@@ -39,6 +39,8 @@ def describe(result: JobReturn) -> tuple[str, str]:
     value = result._return_value
     if isinstance(value, dict) and "skipped" in value:
         return "skipped", f"skipped, run {value['skipped']} already finished"
+    if isinstance(value, dict) and value.get("offline"):
+        return "finished", f"kept in {value['folder']} only: the tracking store failed"
     if isinstance(value, dict) and "accuracy" in value:
         return "finished", f"accuracy {value['accuracy']:.4f}"
     return "finished", "finished"

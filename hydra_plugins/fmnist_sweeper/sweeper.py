@@ -58,10 +58,12 @@ class FmnistSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> Any:
-        from fmnist import reuse
+        from fmnist import reuse, runtime
+        from fmnist.track.store import TrackingUnavailableError
         from fmnist.track.sweep import SweepRun
 
         assert self.config is not None and self.hydra_context is not None
+        runtime.install_interrupt_handlers()
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         jobs = job_overrides([f"{k}={v}" for k, v in self.params.items()] + list(arguments), parser)
         configs = self._validate_all(jobs)
@@ -72,7 +74,11 @@ class FmnistSweeper(Sweeper):
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
         os.environ.setdefault("FMNIST_CONSOLE_LEVEL", "WARNING")
 
-        parent = SweepRun.open(configs[0], jobs, sweep_dir)
+        try:
+            parent = SweepRun.open(configs[0], jobs, sweep_dir)
+        except TrackingUnavailableError as error:
+            log.error("No job started: %s", error)
+            sys.exit(2)
         jobs = [job + [f"tracking.parent_run_id={parent.run_id}"] for job in jobs]
         log.info("Sweep of %d jobs, parent run %s (experiment %s)", len(jobs), parent.run_id, parent.experiment_name)
 
@@ -85,6 +91,7 @@ class FmnistSweeper(Sweeper):
         batch_size = self.max_batch_size or len(jobs)
         results = []
         failures: list[str] = []
+        offline: list[str] = []
         try:
             for start in range(0, len(jobs), batch_size):
                 batch = jobs[start : start + batch_size]
@@ -95,14 +102,15 @@ class FmnistSweeper(Sweeper):
                         progress.record(outcome, " ".join(_visible(overrides, varying)), detail)
                     if outcome == "failed":
                         failures.append(f"{' '.join(_visible(overrides))}: {detail}")
+                    value = result._return_value
+                    if isinstance(value, dict) and value.get("offline"):
+                        offline.append(value["folder"])
                 results.append(batch_results)
-        except KeyboardInterrupt:
-            parent.close(progress, status="KILLED")
-            log.error(
-                "Interrupted: %d of %d jobs done, the running one marked KILLED, %d not started; "
-                "rerun the same command to finish them", progress.done, len(jobs), max(0, len(jobs) - progress.done - 1),
-            )
-            raise
+        except (KeyboardInterrupt, SystemExit) as stop:
+            if isinstance(stop, SystemExit) and not runtime.interrupted():
+                raise
+            self._report_interrupt(jobs, progress, parent)
+            sys.exit(130)
 
         parent.close(progress, status="FAILED" if failures else "FINISHED")
         if configs[0].report.auto:
@@ -121,6 +129,20 @@ class FmnistSweeper(Sweeper):
             sys.exit(1)
         log.info("%s", summary)
         return results
+
+    @staticmethod
+    def _report_interrupt(jobs: list[list[str]], progress: Progress, parent) -> None:
+        parent.close(progress, status="KILLED")
+        not_started = jobs[progress.done + 1 :]
+        log.error(
+            "Interrupted after %d of %d jobs; the running job's run is KILLED, finished runs are kept. "
+            "%d jobs not started. Rerun the same command to run only what is missing.",
+            progress.done, len(jobs), len(not_started),
+        )
+        for overrides in not_started[:20]:
+            log.error("  not started: %s", " ".join(_visible(overrides)))
+        if len(not_started) > 20:
+            log.error("  ... and %d more", len(not_started) - 20)
 
     def _validate_all(self, jobs: list[list[str]]) -> list[DictConfig]:
         """Compose and check every job's config; exit with status 2 listing every bad job."""
