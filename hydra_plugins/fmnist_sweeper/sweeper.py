@@ -29,6 +29,9 @@ from hydra_plugins.fmnist_sweeper.sweep_args import job_overrides
 
 log = logging.getLogger(__name__)
 
+# Keys whose largest value across the sweep lets jobs share work (see fmnist.reuse).
+PLAN_KEYS = ("pca.alpha", "knn.k")
+
 
 @dataclass
 class FmnistSweeperConf:
@@ -66,8 +69,8 @@ class FmnistSweeper(Sweeper):
         runtime.install_interrupt_handlers()
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         jobs = job_overrides([f"{k}={v}" for k, v in self.params.items()] + list(arguments), parser)
-        configs = self._validate_all(jobs)
-        reuse.set_plan(self._plan(configs))
+        first, plan = self._validate_all(jobs)
+        reuse.set_plan(plan)
 
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -75,7 +78,7 @@ class FmnistSweeper(Sweeper):
         os.environ.setdefault("FMNIST_CONSOLE_LEVEL", "WARNING")
 
         try:
-            parent = SweepRun.open(configs[0], jobs, sweep_dir)
+            parent = SweepRun.open(first, jobs, sweep_dir)
         except TrackingUnavailableError as error:
             log.error("No job started: %s", error)
             sys.exit(2)
@@ -113,15 +116,15 @@ class FmnistSweeper(Sweeper):
             sys.exit(130)
 
         parent.close(progress, status="FAILED" if failures else "FINISHED")
-        if configs[0].report.auto:
+        if first.report.auto:
             from fmnist.report.build import report_after_sweep
 
             report_after_sweep(parent.tracker.client, parent.run_id, sweep_dir / "report")
         summary = (f"Sweep finished: {progress.finished} finished, {progress.skipped} skipped, "
                    f"{progress.failed} failed of {len(jobs)} jobs (parent run {parent.run_id})")
-        if configs[0].cache.enabled:
-            cache_dir = Path(configs[0].cache.dir).expanduser() if configs[0].cache.dir else reuse.default_dir()
-            reuse.trim(cache_dir, configs[0].cache.max_bytes)
+        if first.cache.enabled:
+            cache_dir = Path(first.cache.dir).expanduser() if first.cache.dir else reuse.default_dir()
+            reuse.trim(cache_dir, first.cache.max_bytes)
         if failures:
             for line in failures:
                 log.error("Failed job: %s", line)
@@ -144,27 +147,26 @@ class FmnistSweeper(Sweeper):
         if len(not_started) > 20:
             log.error("  ... and %d more", len(not_started) - 20)
 
-    def _validate_all(self, jobs: list[list[str]]) -> list[DictConfig]:
-        """Compose and check every job's config; exit with status 2 listing every bad job."""
+    def _validate_all(self, jobs: list[list[str]]) -> tuple[DictConfig, dict[str, list]]:
+        """Check every job's config; exit with status 2 listing every bad job.
+
+        Returns the first job's config and the values each reusable key takes in the sweep.
+        """
         from fmnist.config import validate
 
         composer = JobComposer(self.hydra_context, self.config)
-        configs, problems = [], []
+        problems = []
+        plan: dict[str, set] = {key: set() for key in PLAN_KEYS}
         for overrides in jobs:
             try:
-                config = composer.compose(overrides)
+                config = composer.compose(overrides, scratch=True)
                 validate(config)
-                configs.append(config)
+                for key in PLAN_KEYS:
+                    plan[key].add(OmegaConf.select(config, key))
             except Exception as error:  # composition, type and range errors alike: listed, then exit
                 problems.append(f"  job {' '.join(overrides)}: {str(error).splitlines()[0]}")
         if problems:
             shown = problems[:10] + ([f"  ... and {len(problems) - 10} more"] if len(problems) > 10 else [])
             log.error("No job started: %d of %d jobs have invalid configs:\n%s", len(problems), len(jobs), "\n".join(shown))
             sys.exit(2)
-        return configs
-
-    @staticmethod
-    def _plan(configs: list[DictConfig]) -> dict[str, list]:
-        """Return the values of the reusable keys across the sweep (see fmnist.reuse)."""
-        keys = ("pca.alpha", "knn.k")
-        return {key: sorted({OmegaConf.select(c, key) for c in configs} - {None}) for key in keys}
+        return composer.compose(jobs[0]), {key: sorted(values - {None}) for key, values in plan.items()}
