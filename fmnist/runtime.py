@@ -10,14 +10,14 @@ import sys
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-# Overrides that say where a run goes, not what it computes; left out of run names.
+# Overrides that set where a run goes, not what it computes, so run names leave them out.
 _INTERNAL_OVERRIDES = ("tracking.", "hydra.")
 
 
 def apply_threads(threads: int | None) -> None:
     """Limit BLAS, OpenMP (faiss) and torch to ``threads`` threads; None keeps the defaults.
 
-    With two cores, a job that uses both while another process holds one runs many times
+    With two cores, a job that uses both while another process uses one runs many times
     slower, so parallel launchers set ``threads=1`` per job.
     """
     if threads is None:

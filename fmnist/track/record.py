@@ -1,7 +1,7 @@
 """The local copy of a run: what a job logged, kept in its output folder until the store has it.
 
 Every job writes ``mlflow_run.json`` and an ``artifacts/`` folder into its Hydra output
-folder. When the tracking server is unreachable during the job, the record says which parts
+folder. When the tracking server is unreachable during the job, the record lists which parts
 did not arrive, and :func:`resend` delivers them later (``python -m fmnist.runs resend``).
 """
 

@@ -172,7 +172,7 @@ def _finished_hashes(client: MlflowClient, uri: str, experiment_id: str) -> dict
 class Tracker:
     """Where a job's run goes: the store, the experiment and the run's identity.
 
-    Creating a tracker checks that a tracking server answers, so that a dead server fails the
+    Creating a tracker checks that a tracking server responds, so that a dead server fails the
     command in seconds and before any data is loaded. With ``offline_ok`` (a job of a sweep
     that did reach the server) an unreachable server instead makes the job run offline: its
     results stay in the job folder for ``python -m fmnist.runs resend``.

@@ -61,7 +61,7 @@ def configure_client(timeout_s: float, max_retries: int) -> None:
 
 
 def check_reachable(uri: str, timeout_s: float) -> None:
-    """Fail in about ``timeout_s`` seconds when a tracking server does not answer its health check."""
+    """Fail in about ``timeout_s`` seconds when a tracking server does not respond to its health check."""
     if not is_server(uri):
         return
     url = uri.rstrip("/") + "/health"
