@@ -105,8 +105,8 @@ def train_autoencoder(cfg: DictConfig, run: JobRun, x_train: np.ndarray) -> tupl
 def run(cfg: DictConfig, run: JobRun) -> dict[str, float]:
     """Run one autoencoder + kNN point and log its metrics, times, figures and checkpoint."""
     wall_start = time.perf_counter()
-    # fmnist.train applies the thread limit before this module imports torch; apply it again
-    # so that torch follows it too.
+    # torch may be imported only now, after fmnist.train applied the thread limit, so apply
+    # it again for torch.
     apply_threads(cfg.threads)
     split = load_data(cfg)
     log_data(run, split)

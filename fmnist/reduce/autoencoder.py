@@ -1,8 +1,8 @@
 """Dense autoencoder for 784-pixel images: the layer-size rules and the LightningModule.
 
 The encoder maps the 784 pixels (scaled to [0, 1]) through hidden layers to a linear code
-layer of ``latent_dim`` units, and the decoder mirrors the encoder back to 784 outputs with a
-sigmoid, trained with the mean squared reconstruction error and Adam.
+layer of ``latent_dim`` units. The decoder mirrors the encoder back to 784 sigmoid outputs.
+Training minimizes the mean squared reconstruction error with Adam.
 """
 
 from __future__ import annotations
