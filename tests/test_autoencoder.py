@@ -105,6 +105,15 @@ def test_cli_rejects_latent_before_training(tmp_path, store):
     assert runs_of(store) == []
 
 
+def test_sweep_rejects_even_depth_first(tmp_path, store):
+    result = run_cli(["-m", "pipeline=autoencoder", "autoencoder.depth=3,4"], tmp_path, store)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2
+    assert "No job started" in output
+    assert "autoencoder.depth=4 is invalid" in output
+    assert runs_of(store) == []
+
+
 def test_tiny_autoencoder_logs_one_run(tmp_path, store):
     args = ["pipeline=autoencoder", "data.subset=2000", "autoencoder.latent_dim=8", "autoencoder.depth=3",
             "trainer.max_epochs=2", "threads=1"]
