@@ -131,3 +131,18 @@ def test_effective_threads_per_method():
     assert UMAPEmbedding(deterministic=True, threads=2).effective_threads == 1
     assert UMAPEmbedding(deterministic=False, threads=2).effective_threads == 2
     assert TSNEEmbedding(deterministic=True, threads=2).effective_threads == 2
+
+
+def test_knn_sweep_embeds_once(tmp_path, store):
+    result = run_cli(["-m", "pipeline=embedding", f"data.subset={SUBSET}", "threads=1", "knn.k=5,15",
+                      f"cache.dir={tmp_path / 'cache'}"], tmp_path, store)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    children = sorted((r for r in runs_of(store) if "mlflow.parentRunId" in r.data.tags),
+                      key=lambda r: r.info.start_time)
+    assert len(children) == 2
+    assert children[0].data.tags["fmnist.embedding_reused"] == "False"
+    assert children[1].data.tags["fmnist.embedding_reused"] == "True"
+    # The reused run logs the times measured when the embedding was computed.
+    first, second = (child.data.metrics["time/reduce_fit_s"] for child in children)
+    assert first == second

@@ -7,7 +7,7 @@ images never take part in a fit. :data:`REDUCERS` maps ``embedding.method`` to t
 ``deterministic=True`` passes the seed to the library as ``random_state``. UMAP 0.5 then
 ignores ``n_jobs`` and runs on one thread. openTSNE 1.0 keeps its ``threads`` threads. Its
 results repeat with one thread (tests/test_embedding.py). They also repeated with two threads
-on 2,400 images in a manual check, which no test enforces.
+on 3,000 images in a manual check, which no test enforces.
 ``deterministic=False`` passes no seed, UMAP runs on ``threads`` threads (all cores when
 None), and results differ from run to run.
 """
