@@ -10,7 +10,7 @@ from fmnist.data import load_split
 from fmnist.reduce.embedding import TSNEEmbedding, UMAPEmbedding
 from tests.conftest import REPO, run_cli
 
-# A slice small enough that this file ran in about two and a half minutes on two cores.
+# A slice small enough that this file ran in 70 to 135 s on two shared cores.
 SUBSET = 300
 # One thread, because openTSNE with two threads ran about ten times slower than with one while
 # other processes held the two cores.
