@@ -81,7 +81,9 @@ class UMAPEmbedding(TransformerMixin, BaseEstimator):
     def effective_threads(self) -> int:
         if self.deterministic:
             return 1
-        return self.threads or _all_cores()
+        # numba's thread pool has one thread per core by default (NUMBA_NUM_THREADS) and
+        # rejects larger counts.
+        return min(self.threads or _all_cores(), _all_cores())
 
     def _umap(self, **overrides):
         import umap
