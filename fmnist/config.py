@@ -89,17 +89,6 @@ class AutoencoderConfig:
 
 
 @dataclass
-class AutoencoderConfig:
-    latent_dim: int = 15
-    depth: Optional[int] = 5
-    widths: Optional[list[int]] = None
-    activation: str = "relu"
-    learning_rate: float = 1e-3
-    batch_size: int = 256
-    val_fraction: float = 0.1
-
-
-@dataclass
 class ClassifierConfig:
     # The LightningModule class. Its constructor gets the keys below that are not null,
     # except name, batch_size, val_fraction and restore_best, which the pipeline reads.
@@ -167,7 +156,6 @@ class TrainConfig:
     umap: UMAPConfig = field(default_factory=UMAPConfig)
     tsne: TSNEConfig = field(default_factory=TSNEConfig)
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
-    autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
@@ -229,33 +217,44 @@ def check_knn(cfg: DictConfig) -> None:
             "accepted values are l1 (sum of absolute differences) and l2 (Euclidean)")
 
 
-# Accepted autoencoder.activation names and their torch.nn classes.
-ACTIVATIONS = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "elu": "ELU", "gelu": "GELU",
-               "silu": "SiLU", "tanh": "Tanh", "sigmoid": "Sigmoid"}
+# Input-space distances accepted for umap.metric (a subset of umap-learn 0.5's named metrics).
+UMAP_METRICS = ("euclidean", "manhattan", "chebyshev", "minkowski", "cosine", "correlation",
+                "canberra", "braycurtis")
 
 
-def check_autoencoder(cfg: DictConfig) -> None:
-    ae = cfg.autoencoder
-    require(1 <= ae.latent_dim <= 784, "autoencoder.latent_dim", ae.latent_dim,
-            "must be an integer in [1, 784] (the number of input pixels)")
-    if ae.widths is None:
-        require(ae.depth is not None, "autoencoder.depth", ae.depth,
-                "set autoencoder.depth (an odd number of hidden layers) or autoencoder.widths")
-        require(ae.depth >= 1 and ae.depth % 2 == 1, "autoencoder.depth", ae.depth,
-                "must be an odd integer >= 1: (depth - 1) / 2 encoder layers, the code layer "
-                "and the mirrored decoder layers")
-    else:
-        widths = list(ae.widths)
-        require(len(widths) > 0, "autoencoder.widths", widths,
-                "must list at least one encoder width, or be null to build the shape from autoencoder.depth")
-        require(all(w >= 1 for w in widths), "autoencoder.widths", widths,
-                "every width must be a positive integer")
-    require(ae.activation in ACTIVATIONS, "autoencoder.activation", ae.activation,
-            f"accepted values are {', '.join(ACTIVATIONS)}")
-    require(ae.learning_rate > 0, "autoencoder.learning_rate", ae.learning_rate, "must be > 0")
-    require(ae.batch_size >= 1, "autoencoder.batch_size", ae.batch_size, "must be an integer >= 1")
-    require(0.0 < ae.val_fraction < 1.0, "autoencoder.val_fraction", ae.val_fraction,
-            "must be between 0 and 1 (exclusive)")
+def check_embedding(cfg: DictConfig) -> None:
+    embedding = cfg.embedding
+    require(embedding.method in ("umap", "tsne"), "embedding.method", embedding.method,
+            "accepted values are umap and tsne")
+    require(1 <= embedding.n_components <= 784, "embedding.n_components", embedding.n_components,
+            "must be an integer in [1, 784] (the number of pixels)")
+    require(embedding.seed >= 0, "embedding.seed", embedding.seed, "must be an integer >= 0")
+
+
+def check_umap(cfg: DictConfig) -> None:
+    n_train = train_size(cfg.data)
+    require(2 <= cfg.umap.n_neighbors < n_train, "umap.n_neighbors", cfg.umap.n_neighbors,
+            f"must be an integer in [2, {n_train - 1}] (below the training set size, {n_train})")
+    require(0.0 <= cfg.umap.min_dist <= 1.0, "umap.min_dist", cfg.umap.min_dist,
+            "must be in [0, 1] (UMAP's spread is 1)")
+    require(cfg.umap.metric in UMAP_METRICS, "umap.metric", cfg.umap.metric,
+            f"accepted values are {', '.join(UMAP_METRICS)}")
+    require(cfg.embedding.n_components < n_train - 1, "embedding.n_components", cfg.embedding.n_components,
+            f"must be below {n_train - 1} for UMAP's spectral initialisation on {n_train} training images")
+
+
+def check_tsne(cfg: DictConfig) -> None:
+    n_train = train_size(cfg.data)
+    # Each point's affinities use 3 x perplexity neighbours, which must exist.
+    limit = (n_train - 1) / 3
+    require(0 < cfg.tsne.perplexity < limit, "tsne.perplexity", cfg.tsne.perplexity,
+            f"must be in (0, {limit:.1f}) for {n_train} training images, because t-SNE uses "
+            "3 x perplexity neighbours per point: lower it or raise data.subset")
+    rate = cfg.tsne.learning_rate
+    require(rate == "auto" or (isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate > 0),
+            "tsne.learning_rate", rate, "must be auto or a number > 0")
+    require(cfg.embedding.n_components <= 3, "embedding.n_components", cfg.embedding.n_components,
+            "must be 1, 2 or 3 for t-SNE (Barnes-Hut gradients support fewer than 4 components)")
 
 
 # Accepted autoencoder.activation names and their torch.nn classes.
@@ -312,46 +311,6 @@ def check_classifier(cfg: DictConfig) -> None:
             "part need at least 10 images (one per class): raise data.subset or change the fraction")
 
 
-# Input-space distances accepted for umap.metric (a subset of umap-learn 0.5's named metrics).
-UMAP_METRICS = ("euclidean", "manhattan", "chebyshev", "minkowski", "cosine", "correlation",
-                "canberra", "braycurtis")
-
-
-def check_embedding(cfg: DictConfig) -> None:
-    embedding = cfg.embedding
-    require(embedding.method in ("umap", "tsne"), "embedding.method", embedding.method,
-            "accepted values are umap and tsne")
-    require(1 <= embedding.n_components <= 784, "embedding.n_components", embedding.n_components,
-            "must be an integer in [1, 784] (the number of pixels)")
-    require(embedding.seed >= 0, "embedding.seed", embedding.seed, "must be an integer >= 0")
-
-
-def check_umap(cfg: DictConfig) -> None:
-    n_train = train_size(cfg.data)
-    require(2 <= cfg.umap.n_neighbors < n_train, "umap.n_neighbors", cfg.umap.n_neighbors,
-            f"must be an integer in [2, {n_train - 1}] (below the training set size, {n_train})")
-    require(0.0 <= cfg.umap.min_dist <= 1.0, "umap.min_dist", cfg.umap.min_dist,
-            "must be in [0, 1] (UMAP's spread is 1)")
-    require(cfg.umap.metric in UMAP_METRICS, "umap.metric", cfg.umap.metric,
-            f"accepted values are {', '.join(UMAP_METRICS)}")
-    require(cfg.embedding.n_components < n_train - 1, "embedding.n_components", cfg.embedding.n_components,
-            f"must be below {n_train - 1} for UMAP's spectral initialisation on {n_train} training images")
-
-
-def check_tsne(cfg: DictConfig) -> None:
-    n_train = train_size(cfg.data)
-    # Each point's affinities use 3 x perplexity neighbours, which must exist.
-    limit = (n_train - 1) / 3
-    require(0 < cfg.tsne.perplexity < limit, "tsne.perplexity", cfg.tsne.perplexity,
-            f"must be in (0, {limit:.1f}) for {n_train} training images, because t-SNE uses "
-            "3 x perplexity neighbours per point: lower it or raise data.subset")
-    rate = cfg.tsne.learning_rate
-    require(rate == "auto" or (isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate > 0),
-            "tsne.learning_rate", rate, "must be auto or a number > 0")
-    require(cfg.embedding.n_components <= 3, "embedding.n_components", cfg.embedding.n_components,
-            "must be 1, 2 or 3 for t-SNE (Barnes-Hut gradients support fewer than 4 components)")
-
-
 def check_common(cfg: DictConfig) -> None:
     if cfg.threads is not None:
         require(cfg.threads >= 1, "threads", cfg.threads, "must be null (library default) or >= 1")
@@ -377,7 +336,6 @@ SECTION_CHECKS: dict[str, Callable[[DictConfig], None]] = {
     "embedding": check_embedding,
     "umap": check_umap,
     "tsne": check_tsne,
-    "autoencoder": check_autoencoder,
     "autoencoder": check_autoencoder,
     "classifier": check_classifier,
     "trainer": check_trainer,
