@@ -11,7 +11,7 @@ from fmnist.classify.knn import vote
 from fmnist.data import load_split
 from fmnist.pipelines.knn import neighbours, projections
 
-ALPHAS = (1, 2, 15, 49)
+ALPHAS = (1, 2, 8, 9, 15, 49)
 KS = (1, 2, 15, 49)
 
 

@@ -4,7 +4,7 @@ faiss searches in float32. Its candidate lists are over-fetched by ``margin`` ne
 re-ranked with float64 distances, so the neighbours returned are those that scikit-learn's
 brute-force ``KNeighborsClassifier`` finds, except where the k-th and (k+1)-th distances tie.
 A query whose float32 candidate list may have missed a true neighbour is searched again
-exactly with numpy.
+exactly with numpy. In up to KDTREE_MAX_DIM dimensions a float64 k-d tree finds the candidates.
 """
 
 from __future__ import annotations
@@ -15,10 +15,13 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.neighbors import KDTree
 
 log = logging.getLogger(__name__)
 
 METRICS = ("l1", "l2")
+# Up to this many features the exact k-d tree replaces faiss (see search).
+KDTREE_MAX_DIM = 8
 _FAISS_METRIC = {"l1": faiss.METRIC_L1, "l2": faiss.METRIC_L2}
 
 
@@ -73,23 +76,24 @@ def search(
         faiss.omp_set_num_threads(threads)
 
     fetch = min(len(train), k + margin)
-    index = faiss.IndexFlat(train.shape[1], _FAISS_METRIC[metric])
-    index.add(train.astype(np.float32))
-    approx, candidates = index.search(queries.astype(np.float32), fetch)
+    if train.shape[1] <= KDTREE_MAX_DIM:
+        # In a few dimensions float32 L2 distances (|q|^2 + |x|^2 - 2 q.x) lose most of their
+        # digits to cancellation, while a k-d tree searches exactly in float64 and fast.
+        tree = KDTree(train, metric="manhattan" if metric == "l1" else "euclidean")
+        candidates = tree.query(queries, k=fetch, return_distance=False)
+        approx = None
+    else:
+        index = faiss.IndexFlat(train.shape[1], _FAISS_METRIC[metric])
+        index.add(train.astype(np.float32))
+        approx, candidates = index.search(queries.astype(np.float32), fetch)
 
-    # Re-rank the candidates with float64 distances; ties keep the lower training index.
-    gathered = train[candidates]  # (n, fetch, d)
-    diff = gathered - queries[:, None, :]
-    exact = np.abs(diff).sum(axis=2) if metric == "l1" else np.einsum("ijk,ijk->ij", diff, diff)
-    order = np.lexsort((candidates, exact), axis=1)
-    candidates = np.take_along_axis(candidates, order, axis=1)
-    exact = np.take_along_axis(exact, order, axis=1)
+    candidates, exact = _rerank(train, queries, candidates, metric)
 
-    # A true neighbour can be missing from the candidates only if float32 rounding moved it
-    # past the last candidate; those queries are searched again exactly.
+    # A true neighbour can be missing from faiss's candidates only if float32 rounding moved
+    # it past the last candidate; those queries are searched again exactly.
     fallbacks = 0
-    if fetch < len(train):
-        tolerance = _float32_tolerance(train, queries, approx[:, -1], metric)
+    if approx is not None and fetch < len(train):
+        tolerance = _float32_tolerance(queries, approx[:, -1], metric)
         unsure = np.flatnonzero(approx[:, -1] - tolerance <= exact[:, k - 1])
         fallbacks = len(unsure)
         for row in unsure:
@@ -101,14 +105,32 @@ def search(
     return Neighbours(candidates[:, :k], exact[:, :k], fallbacks)
 
 
-def _float32_tolerance(train, queries, last, metric):
-    """Bound on how far faiss's float32 distance can be from the float64 one."""
-    eps = 4 * np.finfo(np.float32).eps * train.shape[1]
+def _rerank(train, queries, candidates, metric, chunk=1024):
+    """Sort candidates by float64 distance, ties by training index (chunked to stay in cache)."""
+    exact = np.empty(candidates.shape, dtype=np.float64)
+    for start in range(0, len(queries), chunk):
+        rows = slice(start, start + chunk)
+        diff = train[candidates[rows]] - queries[rows, None, :]
+        exact[rows] = np.abs(diff).sum(axis=2) if metric == "l1" else np.einsum("ijk,ijk->ij", diff, diff)
+    order = np.lexsort((candidates, exact), axis=1)
+    return np.take_along_axis(candidates, order, axis=1), np.take_along_axis(exact, order, axis=1)
+
+
+def _float32_tolerance(queries, last, metric):
+    """Bound how far faiss's float32 distance can be from the float64 one, per query.
+
+    Only training points within the float64 k-th distance matter, so their norms are bounded
+    by the query's norm plus that distance; ``last`` (faiss's last candidate distance) is an
+    upper bound for it. The factor 4 * d * eps covers rounding of inputs and the sums.
+    """
+    eps = 4 * np.finfo(np.float32).eps * queries.shape[1]
+    last = np.maximum(last, 0.0)
     if metric == "l2":
-        scale = (queries**2).sum(axis=1) + (train**2).sum(axis=1).max()
+        norm = np.sqrt((queries**2).sum(axis=1))
+        scale = norm**2 + (norm + np.sqrt(last)) ** 2
     else:
-        scale = np.abs(queries).sum(axis=1) + np.abs(train).sum(axis=1).max()
-    return eps * (scale + np.abs(last))
+        scale = 2 * np.abs(queries).sum(axis=1) + 2 * last
+    return eps * (scale + last)
 
 
 def vote(neighbour_labels: np.ndarray, k: int, n_classes: int) -> np.ndarray:

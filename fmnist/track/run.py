@@ -54,6 +54,20 @@ def git_commit() -> str | None:
     return result.stdout.strip() or None
 
 
+# Seconds this process spent waiting on the tracking store, for the sweep's own accounting.
+store_seconds = 0.0
+
+
+@contextlib.contextmanager
+def _store_call() -> Iterator[None]:
+    global store_seconds
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        store_seconds += time.perf_counter() - start
+
+
 def experiment_name(cfg: DictConfig) -> str:
     return cfg.tracking.experiment or f"fmnist-{cfg.pipeline.name}"
 
@@ -87,7 +101,8 @@ class JobRun:
         row = [key, float(value), int(time.time() * 1000), step]
         if not self.offline:
             try:
-                self.client.log_metric(self.run_id, key, row[1], timestamp=row[2], step=step)
+                with _store_call():
+                    self.client.log_metric(self.run_id, key, row[1], timestamp=row[2], step=step)
                 return
             except Exception as error:  # any store failure: keep the value locally
                 self._go_offline(error)
@@ -121,7 +136,8 @@ class JobRun:
             return  # NOTE: dataset inputs are not kept in the local record, so resend omits them.
         entity = DatasetInput(dataset._to_mlflow_entity(), [InputTag("mlflow.data.context", context)])
         try:
-            self.client.log_inputs(self.run_id, [entity])
+            with _store_call():
+                self.client.log_inputs(self.run_id, [entity])
         except Exception as error:  # any store failure: the run goes on offline
             self._go_offline(error)
 
@@ -130,7 +146,8 @@ class JobRun:
         self.record.status = status
         if not self.offline:
             try:
-                send(self.record, self.folder, self.client, self.experiment_id)
+                with _store_call():
+                    send(self.record, self.folder, self.client, self.experiment_id)
             except Exception as error:  # any store failure: the record keeps the results
                 self._go_offline(error)
         self.record.save(self.folder)
@@ -232,7 +249,9 @@ class Tracker:
         record = RunRecord(self.uri, experiment_name(cfg), cfg.tracking.run_name or run_name, tags=tags)
         if not self.offline:
             try:
-                record.run_id = self.client.create_run(self.experiment_id, run_name=record.run_name, tags=tags).info.run_id
+                with _store_call():
+                    created = self.client.create_run(self.experiment_id, run_name=record.run_name, tags=tags)
+                record.run_id = created.info.run_id
             except Exception as error:  # any store failure: compute anyway, keep results locally
                 log.warning("Could not create the run in %s (%s); continuing offline", self.uri,
                             str(error).splitlines()[0][:300])

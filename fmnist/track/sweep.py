@@ -51,13 +51,17 @@ class SweepRun:
             run_id = client.create_run(tracker.experiment_id, run_name=name, tags=tags).info.run_id
         return cls(tracker, run_id)
 
-    def close(self, progress, status: str) -> None:
-        """Log the job counts on the parent run and set its status; warn if the store fails."""
+    def close(self, progress, status: str, costs: dict[str, float] | None = None) -> None:
+        """Log the job counts (and ``costs``) on the parent run and set its status.
+
+        A store failure here is logged as a warning: the jobs' own runs and records matter more.
+        """
         from mlflow.entities import Metric
 
         client = self.tracker.client
         now = int(time.time() * 1000)
         counts = [Metric(f"jobs_{key}", getattr(progress, key), now, 0) for key in ("finished", "skipped", "failed")]
+        counts += [Metric(key, value, now, 0) for key, value in (costs or {}).items()]
         try:
             client.log_batch(self.run_id, metrics=counts)
             client.set_terminated(self.run_id, status)

@@ -59,7 +59,8 @@ class JobComposer:
                 config = self._scratch[structural] = copy.deepcopy(base)
         else:
             config = copy.deepcopy(base)
-        with read_write(config):
+        # read_write on the hydra node too: HydraConfig.set_config marked it read-only.
+        with read_write(config), read_write(config.hydra):
             for override in values:
                 OmegaConf.update(config, override.key_or_group, override.value(), merge=True)
             with open_dict(config.hydra):

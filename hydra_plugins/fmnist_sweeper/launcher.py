@@ -7,17 +7,19 @@ the process warm between jobs, so data, PCA fits and neighbour lists are reused 
 
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 from hydra.core.config_store import ConfigStore
-from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, run_job, setup_globals
+from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, setup_globals
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, open_dict, read_write
 
 from hydra_plugins.fmnist_sweeper.compose import JobComposer
+from hydra_plugins.fmnist_sweeper.job import run_sweep_job
 from hydra_plugins.fmnist_sweeper.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,8 @@ class FmnistLauncher(Launcher):
         self.task_function: TaskFunction | None = None
         self.composer: JobComposer | None = None
         self.progress: Progress | None = None
+        # Seconds spent in jobs, Hydra's share (composing, job folders, logging) included.
+        self.job_seconds = 0.0
         # Keys that take more than one value in the sweep; progress lines show only these.
         self.varying_keys: set[str] | None = None
 
@@ -71,17 +75,15 @@ class FmnistLauncher(Launcher):
         results = []
         for offset, overrides in enumerate(job_overrides):
             index = initial_job_idx + offset
-            config = self.composer.compose(overrides)
-            with open_dict(config):
+            job_start = time.perf_counter()
+            # run_sweep_job keeps only copies of the config, so one scratch config can serve
+            # every job (see JobComposer.compose).
+            config = self.composer.compose(overrides, scratch=True)
+            with read_write(config.hydra), open_dict(config.hydra):
                 config.hydra.job.id = index
                 config.hydra.job.num = index
-            result = run_job(
-                hydra_context=self.hydra_context,
-                task_function=self.task_function,
-                config=config,
-                job_dir_key="hydra.sweep.dir",
-                job_subdir_key="hydra.sweep.subdir",
-            )
+            result = run_sweep_job(self.hydra_context, self.task_function, config)
+            self.job_seconds += time.perf_counter() - job_start
             results.append(result)
             outcome, detail = describe(result)
             progress.record(outcome, f"#{index} " + " ".join(_visible(overrides, self.varying_keys)), detail)

@@ -10,6 +10,7 @@ reported; the command exits with status 1 when any job failed.
 import logging
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -115,7 +116,7 @@ class FmnistSweeper(Sweeper):
             self._report_interrupt(jobs, progress, parent)
             sys.exit(130)
 
-        parent.close(progress, status="FAILED" if failures else "FINISHED")
+        parent.close(progress, status="FAILED" if failures else "FINISHED", costs=self._costs(progress))
         if first.report.auto:
             from fmnist.report.build import report_after_sweep
 
@@ -132,6 +133,18 @@ class FmnistSweeper(Sweeper):
             sys.exit(1)
         log.info("%s", summary)
         return results
+
+    def _costs(self, progress: Progress) -> dict[str, float]:
+        """Return where the sweep's time went, for the parent run (in-process launcher only)."""
+        from fmnist.track import run as tracked_run
+        from hydra_plugins.fmnist_sweeper import job
+
+        costs = {"sweep/wall_s": time.monotonic() - progress.start}
+        if isinstance(self.launcher, FmnistLauncher):
+            costs["sweep/jobs_s"] = self.launcher.job_seconds
+            costs["sweep/hydra_s"] = self.launcher.job_seconds - job.task_seconds
+            costs["sweep/store_s"] = tracked_run.store_seconds
+        return costs
 
     @staticmethod
     def _report_interrupt(jobs: list[list[str]], progress: Progress, parent) -> None:
