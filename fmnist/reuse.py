@@ -49,6 +49,13 @@ def default_dir() -> Path:
     return Path(base) / "fmnist" / "compute"
 
 
+def cache_folder(cache) -> Path | None:
+    """Return the disk cache folder the ``cache`` config section selects, or None when disabled."""
+    if not cache.enabled:
+        return None
+    return Path(cache.dir).expanduser() if cache.dir else default_dir()
+
+
 def cached(
     key: tuple,
     compute: Callable[[], dict[str, np.ndarray]],

@@ -116,9 +116,7 @@ def run(cfg: DictConfig, run: JobRun) -> dict[str, float]:
     wall_start = time.perf_counter()
     split = load_data(cfg)
     log_data(run, split)
-    folder = None
-    if cfg.cache.enabled:
-        folder = Path(cfg.cache.dir).expanduser() if cfg.cache.dir else reuse.default_dir()
+    folder = reuse.cache_folder(cfg.cache)
 
     reducer = make_reducer(cfg)
     threads = reducer.effective_threads

@@ -19,7 +19,7 @@ from fmnist.classify.knn import search, vote
 from fmnist.classify.metrics import log_confusion, scores
 from fmnist.data import CLASS_NAMES, Split
 from fmnist.pipelines.common import load_data, log_data, want_png
-from fmnist.reduce.pca import fit_pca, project
+from fmnist.reduce.pca import fit_pca
 from fmnist.track.run import JobRun
 
 log = logging.getLogger(__name__)
@@ -79,9 +79,7 @@ def run(cfg: DictConfig, run: JobRun) -> dict[str, float]:
     wall_start = time.perf_counter()
     split = load_data(cfg)
     log_data(run, split)
-    folder = None
-    if cfg.cache.enabled:
-        folder = Path(cfg.cache.dir).expanduser() if cfg.cache.dir else reuse.default_dir()
+    folder = reuse.cache_folder(cfg.cache)
 
     projected, pca_reused = projections(split, cfg, folder)
     found, search_reused = neighbours(split, projected, cfg, folder)

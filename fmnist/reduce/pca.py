@@ -18,7 +18,3 @@ def fit_pca(x_train: np.ndarray, n_components: int, svd_solver: str, seed: int) 
     _, seconds = timed(pca.fit, x_train)
     return pca, seconds
 
-
-def project(pca: PCA, x: np.ndarray, alpha: int) -> np.ndarray:
-    """Project ``x`` on the first ``alpha`` components of a fitted PCA (no whitening)."""
-    return (x - pca.mean_) @ pca.components_[:alpha].T

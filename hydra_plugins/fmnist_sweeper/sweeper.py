@@ -18,7 +18,6 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
-from hydra.core.utils import JobStatus
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
@@ -123,8 +122,8 @@ class FmnistSweeper(Sweeper):
             report_after_sweep(parent.tracker.client, parent.run_id, sweep_dir / "report")
         summary = (f"Sweep finished: {progress.finished} finished, {progress.skipped} skipped, "
                    f"{progress.failed} failed of {len(jobs)} jobs (parent run {parent.run_id})")
-        if first.cache.enabled:
-            cache_dir = Path(first.cache.dir).expanduser() if first.cache.dir else reuse.default_dir()
+        cache_dir = reuse.cache_folder(first.cache)
+        if cache_dir is not None:
             reuse.trim(cache_dir, first.cache.max_bytes)
         if failures:
             for line in failures:
