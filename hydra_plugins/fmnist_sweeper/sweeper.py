@@ -86,35 +86,18 @@ class FmnistSweeper(Sweeper):
         log.info("Sweep of %d jobs, parent run %s (experiment %s)", len(jobs), parent.run_id, parent.experiment_name)
 
         progress = Progress(len(jobs))
-        varying = {key for key in {o.split("=", 1)[0] for job in jobs for o in job}
-                   if len({o for job in jobs for o in job if o.split("=", 1)[0] == key}) > 1}
-        if isinstance(self.launcher, FmnistLauncher):
-            self.launcher.progress = progress
-            self.launcher.varying_keys = varying
-        batch_size = self.max_batch_size or len(jobs)
-        results = []
-        failures: list[str] = []
-        offline: list[str] = []
         try:
-            for start in range(0, len(jobs), batch_size):
-                batch = jobs[start : start + batch_size]
-                batch_results = self.launcher.launch(batch, initial_job_idx=start)
-                for overrides, result in zip(batch, batch_results):
-                    outcome, detail = describe(result)
-                    if not isinstance(self.launcher, FmnistLauncher):
-                        progress.record(outcome, " ".join(_visible(overrides, varying)), detail)
-                    if outcome == "failed":
-                        failures.append(f"{' '.join(_visible(overrides))}: {detail}")
-                    value = result._return_value
-                    if isinstance(value, dict) and value.get("offline"):
-                        offline.append(value["folder"])
-                results.append(batch_results)
+            results, failures, offline = self._launch_all(jobs, progress)
         except (KeyboardInterrupt, SystemExit) as stop:
             if isinstance(stop, SystemExit) and not runtime.interrupted():
                 raise
             self._report_interrupt(jobs, progress, parent)
             sys.exit(130)
 
+        if offline:
+            log.warning("%d finished jobs could not reach the tracking store; their results are in "
+                        "their job folders. Send them with: python -m fmnist.runs resend %s",
+                        len(offline), sweep_dir)
         parent.close(progress, status="FAILED" if failures else "FINISHED", costs=self._costs(progress))
         if first.report.auto:
             from fmnist.report.build import report_after_sweep
@@ -132,6 +115,34 @@ class FmnistSweeper(Sweeper):
             sys.exit(1)
         log.info("%s", summary)
         return results
+
+    def _launch_all(self, jobs: list[list[str]], progress: Progress) -> tuple[list, list[str], list[str]]:
+        """Hand the jobs to the launcher in batches.
+
+        Returns the launcher's results, one line per failed job, and the folders of jobs that
+        finished offline (the tracking store failed during the job).
+        """
+        keys = [o.split("=", 1)[0] for o in jobs[0]]
+        varying = {key for position, key in enumerate(keys) if len({job[position] for job in jobs}) > 1}
+        if isinstance(self.launcher, FmnistLauncher):
+            self.launcher.progress = progress
+            self.launcher.varying_keys = varying
+        batch_size = self.max_batch_size or len(jobs)
+        results, failures, offline = [], [], []
+        for start in range(0, len(jobs), batch_size):
+            batch = jobs[start : start + batch_size]
+            batch_results = self.launcher.launch(batch, initial_job_idx=start)
+            for overrides, result in zip(batch, batch_results):
+                outcome, detail = describe(result)
+                if not isinstance(self.launcher, FmnistLauncher):
+                    progress.record(outcome, " ".join(_visible(overrides, varying)), detail)
+                if outcome == "failed":
+                    failures.append(f"{' '.join(_visible(overrides))}: {detail}")
+                value = result._return_value
+                if isinstance(value, dict) and value.get("offline"):
+                    offline.append(value["folder"])
+            results.append(batch_results)
+        return results, failures, offline
 
     def _costs(self, progress: Progress) -> dict[str, float]:
         """Return where the sweep's time went, for the parent run (in-process launcher only)."""
