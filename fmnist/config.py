@@ -98,6 +98,7 @@ class ClassifierConfig:
     channels: Optional[list[int]] = None
     dropout: float = 0.0
     learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
     batch_size: int = 128
     val_fraction: float = 0.1
     restore_best: bool = True
@@ -300,6 +301,8 @@ def check_classifier(cfg: DictConfig) -> None:
                 "every channel count must be a positive integer")
     require(0.0 <= clf.dropout < 1.0, "classifier.dropout", clf.dropout, "must be in [0, 1)")
     require(clf.learning_rate > 0, "classifier.learning_rate", clf.learning_rate, "must be > 0")
+    require(clf.lr_schedule in ("constant", "cosine"), "classifier.lr_schedule", clf.lr_schedule,
+            "accepted values are constant and cosine (decay to 0 over trainer.max_epochs)")
     require(clf.batch_size >= 1, "classifier.batch_size", clf.batch_size, "must be an integer >= 1")
     require(0.0 < clf.val_fraction < 1.0, "classifier.val_fraction", clf.val_fraction,
             "must be between 0 and 1 (exclusive)")

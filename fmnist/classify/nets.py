@@ -38,9 +38,10 @@ class ImageClassifier(pl.LightningModule):
     Subclasses set ``self.net``, a module that maps a (n, 784) batch to (n, 10) logits.
     """
 
-    def __init__(self, learning_rate: float):
+    def __init__(self, learning_rate: float, lr_schedule: str = "constant"):
         super().__init__()
         self.learning_rate = learning_rate
+        self.lr_schedule = lr_schedule
         self.net: nn.Module
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -66,8 +67,13 @@ class ImageClassifier(pl.LightningModule):
         images = batch[0] if isinstance(batch, (tuple, list)) else batch
         return self(images).argmax(dim=1)
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.parameters(), lr=self.learning_rate)
+    def configure_optimizers(self):
+        optimizer = torch.optim.Adam(self.parameters(), lr=self.learning_rate)
+        if self.lr_schedule == "constant":
+            return optimizer
+        # Cosine decay to 0 over the epoch budget, stepped once per epoch.
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, self.trainer.max_epochs))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "epoch"}}
 
     @property
     def n_parameters(self) -> int:
@@ -86,10 +92,13 @@ class MLPClassifier(ImageClassifier):
         Dropout probability after every hidden layer; 0 adds no dropout layers.
     learning_rate
         Adam learning rate.
+    lr_schedule
+        ``constant``, or ``cosine``: decay to 0 over ``trainer.max_epochs``.
     """
 
-    def __init__(self, hidden_sizes: Sequence[int] = (128,), dropout: float = 0.0, learning_rate: float = 1e-3):
-        super().__init__(learning_rate)
+    def __init__(self, hidden_sizes: Sequence[int] = (128,), dropout: float = 0.0, learning_rate: float = 1e-3,
+                 lr_schedule: str = "constant"):
+        super().__init__(learning_rate, lr_schedule)
         self.save_hyperparameters()
         self.net = nn.Sequential(*dense_layers(N_PIXELS, list(hidden_sizes), dropout))
 
@@ -113,11 +122,13 @@ class CNNClassifier(ImageClassifier):
         Dropout probability after every dense hidden layer.
     learning_rate
         Adam learning rate.
+    lr_schedule
+        ``constant``, or ``cosine``: decay to 0 over ``trainer.max_epochs``.
     """
 
     def __init__(self, channels: Sequence[int] = (32, 64), hidden_sizes: Sequence[int] = (128,),
-                 dropout: float = 0.25, learning_rate: float = 1e-3):
-        super().__init__(learning_rate)
+                 dropout: float = 0.25, learning_rate: float = 1e-3, lr_schedule: str = "constant"):
+        super().__init__(learning_rate, lr_schedule)
         self.save_hyperparameters()
         if not 1 <= len(channels) <= 4:
             raise ValueError(f"channels={list(channels)} is invalid: list 1 to 4 output channel counts, e.g. [32, 64]")
