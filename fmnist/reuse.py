@@ -5,7 +5,8 @@ alpha components of a fit with more components are the alpha-component fit), and
 neighbour search per alpha at the largest k serves every k. The sweep launcher publishes the
 values each key takes across the sweep (:func:`set_plan`) so that a job can compute at the
 largest value once; results are kept in memory for the process and, as ``.npz`` files keyed
-by content digests and :data:`CACHE_VERSION`, on disk for later processes.
+by content digests and :data:`CACHE_VERSION` (a digest of fmnist's source), on disk for
+later processes.
 """
 
 from __future__ import annotations
@@ -24,8 +25,19 @@ from fmnist import __version__
 
 log = logging.getLogger(__name__)
 
-# Bump when a cached computation changes its output.
-CACHE_VERSION = f"{__version__}-1"
+def _code_digest() -> str:
+    """Return a digest of fmnist's own source files.
+
+    Cached results are keyed by it, so any change to the code (an upgrade, a local edit)
+    starts a fresh cache instead of reading entries in an older layout.
+    """
+    digest = hashlib.sha256(__version__.encode())
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+CACHE_VERSION = _code_digest()
 
 _plan: dict[str, list] = {}
 _memory: dict[str, dict[str, np.ndarray]] = {}

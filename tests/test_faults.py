@@ -102,6 +102,11 @@ def server(tmp_path):
         "--artifacts-destination", str(tmp_path / "server-artifacts"),
     ]
     processes = []
+    # Create the database in WAL mode first (fmnist's store does), as docs/faults.md advises
+    # for a SQLite-backed server: the mode is stored in the file, so the server inherits it.
+    from fmnist.track.store import client_for
+
+    client_for(f"sqlite:///{tmp_path}/server.db")
 
     def start():
         process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -43,8 +43,13 @@ class Progress:
         """Count a job (``finished``, ``skipped`` or ``failed``) and print its line."""
         setattr(self, outcome, getattr(self, outcome) + 1)
         elapsed = time.monotonic() - self.start
-        left = elapsed / self.done * (self.total - self.done)
+        # The first jobs of a sweep compute what later jobs reuse, so an estimate from them
+        # alone is far too long; wait for a tenth of the sweep.
+        if self.done >= max(3, self.total // 10):
+            left = "~" + _clock(elapsed / self.done * (self.total - self.done))
+        else:
+            left = "estimating time"
         self.logger.info(
-            "%d/%d done, %d failed, %d skipped | %s elapsed, ~%s left | %s: %s",
-            self.done, self.total, self.failed, self.skipped, _clock(elapsed), _clock(left), label, detail,
+            "%d/%d done, %d failed, %d skipped | %s elapsed, %s left | %s: %s",
+            self.done, self.total, self.failed, self.skipped, _clock(elapsed), left, label, detail,
         )

@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from hydra_plugins.fmnist_sweeper.compose import JobComposer
 from hydra_plugins.fmnist_sweeper.launcher import FmnistLauncher, _visible, describe
 from hydra_plugins.fmnist_sweeper.progress import Progress
-from hydra_plugins.fmnist_sweeper.sweep_args import job_overrides
+from hydra_plugins.fmnist_sweeper.sweep_args import SweepSyntaxError, job_overrides
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,11 @@ class FmnistSweeper(Sweeper):
         assert self.config is not None and self.hydra_context is not None
         runtime.install_interrupt_handlers()
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
-        jobs = job_overrides([f"{k}={v}" for k, v in self.params.items()] + list(arguments), parser)
+        try:
+            jobs = job_overrides([f"{k}={v}" for k, v in self.params.items()] + list(arguments), parser)
+        except SweepSyntaxError as error:
+            log.error("No job started: %s", error)
+            sys.exit(2)
         first, plan = self._validate_all(jobs)
         reuse.set_plan(plan)
 
@@ -108,9 +112,11 @@ class FmnistSweeper(Sweeper):
         cache_dir = reuse.cache_folder(first.cache)
         if cache_dir is not None:
             reuse.trim(cache_dir, first.cache.max_bytes)
-        if failures:
+        if failures or offline:
             for line in failures:
                 log.error("Failed job: %s", line)
+            if offline:
+                summary += f"; {len(offline)} not in the tracking store yet (resend them, see above)"
             log.error("%s", summary)
             sys.exit(1)
         log.info("%s", summary)
