@@ -64,9 +64,12 @@ def draw_heatmaps(writer: Writer, table: pd.DataFrame, keys: dict[str, str], hig
         values = grid(table, key)
         data = np.ma.masked_invalid(values.to_numpy(dtype=float))
         colormap = plt.get_cmap("viridis" if higher_is_better else "viridis_r").with_extremes(bad="lightgrey")
-        image = axes.imshow(data, origin="lower", aspect="auto", cmap=colormap, interpolation="nearest")
+        # Quality scores: the lowest quarter of the grid (tiny alpha) would stretch the scale so
+        # far that the best region looks uniform, so the scale starts at the 25th percentile.
+        low = float(np.percentile(data.compressed(), 25)) if higher_is_better and data.count() else None
+        image = axes.imshow(data, origin="lower", aspect="auto", cmap=colormap, interpolation="nearest", vmin=low)
         unit = "" if higher_is_better else " (s)"
-        figure.colorbar(image, ax=axes, label=label + unit)
+        figure.colorbar(image, ax=axes, label=label + unit, extend="min" if low is not None else "neither")
         # Every n-th tick only: tick labels are most of matplotlib's drawing time on a 25 x 25 grid.
         x_step, y_step = max(1, len(values.columns) // 10), max(1, len(values.index) // 10)
         axes.set_xticks(range(0, len(values.columns), x_step), [f"{a:g}" for a in values.columns[::x_step]])
