@@ -1,12 +1,12 @@
 """Running one job of a sweep in this process, for the ``fmnist`` launcher.
 
-It does what ``hydra.core.utils.run_job`` does for a job (output folder, Hydra's runtime
-config, per-job logging, saved config, env_set, callbacks, a JobReturn that carries the
-task's exception instead of raising it) with fewer copies of the config: the launcher
-composes a private config per job, so it is used in place instead of deep-copied twice
-more, and only ``config.yaml`` and ``overrides.yaml`` are saved per job (the whole Hydra
-config of the sweep is in ``multirun.yaml`` at the sweep folder's root). In a 625-job sweep
-the copies and the per-job ``hydra.yaml`` cost more than all the reused computation.
+It does for a job what ``hydra.core.utils.run_job`` does: the output folder, Hydra's runtime
+config, per-job logging, the saved config, ``env_set``, callbacks, and a JobReturn that
+carries the task's exception instead of raising it. It makes fewer copies of the config,
+because the launcher's per-job config is used in place instead of being deep-copied twice
+more. Only ``config.yaml`` and ``overrides.yaml`` are saved per job; the sweep's whole Hydra
+config is in ``multirun.yaml`` at the sweep folder's root. In a 625-job sweep the copies and
+a per-job ``hydra.yaml`` cost more than all the reused computation.
 """
 
 import os
