@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import numpy as np
@@ -138,6 +139,9 @@ def sections(writer: Writer, table: pd.DataFrame) -> list[Section]:
         slug = "knn"
         if label:
             slug += "_" + re.sub(r"[^A-Za-z0-9]", "_", label)
+            if len(slug) > 80:
+                # File names have a length limit (255 bytes on Linux); keep a readable head.
+                slug = slug[:60] + "_" + hashlib.sha256(label.encode()).hexdigest()[:12]
         section = Section(f"PCA + kNN over k x alpha{suffix}")
         section.notes += not_finished_note(part)
         done = finished(part)

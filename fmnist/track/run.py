@@ -135,11 +135,18 @@ class JobRun:
         if self.offline:
             return  # NOTE: dataset inputs are not kept in the local record, so resend omits them.
         entity = DatasetInput(dataset._to_mlflow_entity(), [InputTag("mlflow.data.context", context)])
-        try:
-            with _store_call():
-                self.client.log_inputs(self.run_id, [entity])
-        except Exception as error:  # any store failure: the run goes on offline
-            self._go_offline(error)
+        # Two processes that log the same new dataset at once race on MLflow's unique key for
+        # datasets, and the loser gets an error; by then the dataset exists, so one retry links
+        # it. A dataset input that still fails costs a warning, not the run.
+        for attempt in (1, 2):
+            try:
+                with _store_call():
+                    self.client.log_inputs(self.run_id, [entity])
+                return
+            except Exception as error:  # any store failure
+                if attempt == 2:
+                    log.warning("Could not log the dataset input of run %s (%s)", self.run_id,
+                                str(error).splitlines()[0][:300])
 
     def finish(self, status: str) -> None:
         """Send what the store lacks and set ``status``; keep the local record either way."""
