@@ -29,6 +29,17 @@ def store(tmp_path) -> str:
     return f"sqlite:///{tmp_path}/mlruns/mlflow.db"
 
 
+def runs_of(store_uri: str) -> list:
+    """Return every run in every experiment of a tracking store (none if it has no experiment)."""
+    import mlflow
+
+    client = mlflow.MlflowClient(store_uri)
+    experiments = client.search_experiments()
+    if not experiments:
+        return []
+    return client.search_runs([e.experiment_id for e in experiments], max_results=5000)
+
+
 def run_cli(args: list[str], cwd: Path, store_uri: str | None = None, module: str = "fmnist.train",
             env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run ``python -m <module> args`` in ``cwd`` and return the finished process."""

@@ -9,7 +9,7 @@ from hydra import compose, initialize_config_dir
 
 from fmnist.config import ConfigError, check_autoencoder
 from fmnist.reduce.autoencoder import DenseAutoencoder, encoder_widths, layer_sizes
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, run_cli, runs_of
 
 CONF_DIR = str(Path(REPO) / "conf")
 
@@ -17,14 +17,6 @@ CONF_DIR = str(Path(REPO) / "conf")
 def compose_train(overrides: list[str]):
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         return compose(config_name="train", overrides=["pipeline=autoencoder", *overrides])
-
-
-def runs_of(store):
-    client = mlflow.MlflowClient(store)
-    experiments = client.search_experiments()
-    if not experiments:
-        return []
-    return client.search_runs([e.experiment_id for e in experiments], max_results=100)
 
 
 @pytest.mark.parametrize("depth", [1, 3, 5, 7, 9, 11, 13])

@@ -10,7 +10,7 @@ from hydra import compose, initialize_config_dir
 from fmnist.config import ConfigError, validate
 from fmnist.data import load_split
 from fmnist.reduce.embedding import TSNEEmbedding, UMAPEmbedding
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, run_cli, runs_of
 
 # A slice small enough that this file ran in 70 to 135 s on two shared cores.
 SUBSET = 300
@@ -19,14 +19,6 @@ SUBSET = 300
 EMBEDDING = ["pipeline=embedding", f"data.subset={SUBSET}", "cache.enabled=false", "threads=1"]
 TIMES = ("time/reduce_fit_s", "time/reduce_fit_cpu_s", "time/reduce_transform_s",
          "time/reduce_transform_cpu_s", "time/knn_s", "time/knn_cpu_s", "time/total_s")
-
-
-def runs_of(store):
-    client = mlflow.MlflowClient(store)
-    experiments = client.search_experiments()
-    if not experiments:
-        return []
-    return client.search_runs([e.experiment_id for e in experiments], max_results=100)
 
 
 def artifacts_of(store, run):

@@ -9,17 +9,9 @@ from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier
 
 from fmnist.data import load_split
-from tests.conftest import run_cli
+from tests.conftest import run_cli, runs_of
 
 SUBSET = 3000
-
-
-def runs_of(store):
-    client = mlflow.MlflowClient(store)
-    experiments = client.search_experiments()
-    if not experiments:
-        return []
-    return client.search_runs([e.experiment_id for e in experiments], max_results=1000)
 
 
 def test_multirun_matches_scikit_learn(tmp_path, store):
