@@ -136,7 +136,7 @@ class JobRun:
             return  # NOTE: dataset inputs are not kept in the local record, so resend omits them.
         entity = DatasetInput(dataset._to_mlflow_entity(), [InputTag("mlflow.data.context", context)])
         # Two processes that log the same new dataset at once race on MLflow's unique key for
-        # datasets, and the loser gets an error; by then the dataset exists, so one retry links
+        # datasets, and the loser gets an error. By then the dataset exists, so one retry links
         # it. A dataset input that still fails costs a warning, not the run.
         for attempt in (1, 2):
             try:
@@ -194,7 +194,7 @@ def _finished_hashes(client: MlflowClient, uri: str, experiment_id: str) -> dict
 
 
 class Tracker:
-    """Where a job's run goes: the store, the experiment and the run's identity.
+    """The destination of a job's run: the store, the experiment and the run's identity.
 
     Creating a tracker checks that a tracking server responds, so that a dead server fails the
     command in seconds and before any data is loaded. With ``offline_ok`` (a job of a sweep
