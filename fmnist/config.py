@@ -1,7 +1,7 @@
 """Structured config: the types and keys of every section, and the checks run before any work.
 
-The YAML files under ``conf/`` hold the values and their comments; the dataclasses here give
-each key its type, so Hydra rejects unknown keys and wrongly typed values. The range checks in
+The YAML files under ``conf/`` contain the values and their comments. The dataclasses here
+give each key its type, so Hydra rejects unknown keys and wrongly typed values. The range checks in
 :func:`validate` run before any data is loaded, both for a single run and, in a multirun, for
 every job of the sweep before the first one starts.
 """

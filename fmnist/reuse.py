@@ -1,12 +1,12 @@
 """Reuse of expensive results across the jobs of a sweep, in memory and on disk.
 
-A sweep over k and alpha repeats the same work: one PCA fit serves every alpha (the first
-alpha components of a fit with more components are the alpha-component fit), and one
+A sweep over k and alpha repeats the same work. One PCA fit serves every alpha, because the
+first alpha components of a fit with more components are the alpha-component fit. One
 neighbour search per alpha at the largest k serves every k. The sweep launcher publishes the
-values each key takes across the sweep (:func:`set_plan`) so that a job can compute at the
-largest value once; results are kept in memory for the process and, as ``.npz`` files keyed
-by content digests and :data:`CACHE_VERSION` (a digest of fmnist's source), on disk for
-later processes.
+values each key takes across the sweep (:func:`set_plan`), so a job can compute at the
+largest value once. Results are kept in memory for the process, and on disk for later
+processes as ``.npz`` files keyed by content digests and :data:`CACHE_VERSION` (a digest of
+fmnist's source).
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ def postgres_uri():
         # The driver is named because MLflow 3.17 otherwise picks psycopg 3, which is not installed.
         yield f"postgresql+psycopg2://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{port}/postgres"
     finally:
-        # The postmaster's PID is the first line of postmaster.pid, and SIGINT asks for a fast shutdown.
+        # The postmaster's PID is the first line of postmaster.pid, and SIGINT requests a fast shutdown.
         pid_file = data / "postmaster.pid"
         if pid_file.exists():
             os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)

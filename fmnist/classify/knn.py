@@ -120,8 +120,8 @@ def _float32_tolerance(queries, last, metric):
     """Bound how far faiss's float32 distance can be from the float64 one, per query.
 
     Only training points within the float64 k-th distance matter, so their norms are bounded
-    by the query's norm plus that distance; ``last`` (faiss's last candidate distance) is an
-    upper bound for it. The factor 4 * d * eps covers rounding of inputs and the sums.
+    by the query's norm plus that distance. ``last`` (faiss's last candidate distance) is an
+    upper bound for that distance. The factor 4 * d * eps covers rounding of inputs and the sums.
     """
     eps = 4 * np.finfo(np.float32).eps * queries.shape[1]
     last = np.maximum(last, 0.0)

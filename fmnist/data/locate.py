@@ -41,7 +41,7 @@ def find_file(folder: Path, name: str) -> Path | None:
 
 
 def complete(folder: Path) -> bool:
-    """Tell whether ``folder`` holds all four official files."""
+    """Tell whether ``folder`` contains all four official files."""
     return all(find_file(folder, spec.name) for spec in OFFICIAL_FILES.values())
 
 

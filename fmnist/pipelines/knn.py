@@ -1,7 +1,7 @@
 """Pipeline ``knn``: PCA with pca.alpha components, then kNN with knn.k neighbours.
 
 Within a sweep, the PCA fit and the neighbour lists are computed once and reused by every
-job (see :mod:`fmnist.reuse`); each run still logs what its point costs alone, measured when
+job (see :mod:`fmnist.reuse`). Each run still logs what its point costs alone, measured when
 the shared result was computed, and tags which parts it reused.
 """
 

@@ -1,8 +1,8 @@
 """Lightning training inside a job's MLflow run: one point per epoch, epoch as the step.
 
-Lightning's own MLflow logger steps metrics by optimizer step and opens runs of its own; a
+Lightning's own MLflow logger steps metrics by optimizer step and opens runs of its own. A
 callback that writes ``trainer.callback_metrics`` into the job's run at the end of every
-epoch keeps exactly one run per job with epoch-indexed curves.
+epoch instead keeps exactly one run per job, with epoch-indexed curves.
 """
 
 from __future__ import annotations

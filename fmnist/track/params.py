@@ -10,7 +10,7 @@ from typing import Any
 from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
 from omegaconf import DictConfig, OmegaConf
 
-# Keys that say where things are or how they are tracked, not what a run computes.
+# Keys that set where things are or how they are tracked, not what a run computes.
 NON_IDENTITY_KEYS = {"data.root", "data.download", "data.mirror", "data.verify"}
 _BAD_KEY_CHARS = re.compile(r"[^A-Za-z0-9_\-. :/]")
 

@@ -249,10 +249,12 @@ class Tracker:
             TAG_HOST: socket.gethostname(),
             TAG_PID: str(os.getpid()),
         }
+
         if cfg.tracking.parent_run_id:
             tags[TAG_PARENT] = cfg.tracking.parent_run_id
         if git_commit():
             tags["mlflow.source.git.commit"] = git_commit()
+
         record = RunRecord(self.uri, experiment_name(cfg), cfg.tracking.run_name or run_name, tags=tags)
         if not self.offline:
             try:
@@ -262,10 +264,12 @@ class Tracker:
             except Exception as error:  # any store failure: compute anyway, keep results locally
                 log.warning("Could not create the run in %s (%s); continuing offline", self.uri,
                             str(error).splitlines()[0][:300])
+
         run = JobRun(self.client, record, job_folder(), self.experiment_id)
         run.log_params(cfg_params.to_params(self.flat))
         run.log_metrics(cfg_params.numeric_values(self.flat))
         run.log_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
+
         status = "FAILED"
         try:
             yield run

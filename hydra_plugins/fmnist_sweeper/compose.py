@@ -42,7 +42,7 @@ class JobComposer:
         With ``scratch`` the values are applied to one config kept per set of group choices
         instead of a fresh copy, which saves the copy's cost when only reading the result
         (validating a sweep). It is correct because every job of a sweep overrides the same
-        keys, so each job's values replace the previous job's; the returned config is only
+        keys, so each job's values replace the previous job's. The returned config is only
         valid until the next call.
         """
         parsed = self.parser.parse_overrides(list(overrides))

@@ -44,7 +44,7 @@ class Progress:
         setattr(self, outcome, getattr(self, outcome) + 1)
         elapsed = time.monotonic() - self.start
         # The first jobs of a sweep compute what later jobs reuse, so an estimate from them
-        # alone is far too long; wait for a tenth of the sweep.
+        # alone is far too long. The estimate waits for a tenth of the sweep.
         if self.done >= max(3, self.total // 10):
             left = "~" + _clock(elapsed / self.done * (self.total - self.done))
         else:
