@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 
 import mlflow
 import pandas as pd
@@ -111,7 +112,10 @@ def test_report_failure_is_a_warning(sweep, tmp_path, caplog):
 # --- sweeps made with the client, for failed runs and the other pipelines -------------------
 
 def make_sweep(client, pipeline: str) -> str:
-    experiment = client.create_experiment(f"fmnist-{pipeline}-test")
+    # Artifacts beside the store, not in ./mlruns of the folder pytest runs from.
+    store = client.tracking_uri.removeprefix("sqlite:///")
+    location = (Path(store).parent / "artifacts").as_uri()
+    experiment = client.create_experiment(f"fmnist-{pipeline}-test", artifact_location=location)
     return client.create_run(experiment, run_name=f"sweep {pipeline}",
                              tags={"fmnist.sweep": "true", "fmnist.pipeline": pipeline}).info.run_id
 
