@@ -1,10 +1,12 @@
 """The main job through the real CLI: single runs and multiruns on a slice of the real data."""
 
+import json
 import shutil
 
 import mlflow
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 from sklearn.decomposition import PCA
 from sklearn.neighbors import KNeighborsClassifier
 
@@ -47,6 +49,18 @@ def test_multirun_matches_scikit_learn(tmp_path, store):
         reference.fit(pca.transform(x_train), split.y_train)
         expected = float(np.mean(reference.predict(pca.transform(x_eval)) == split.y_eval))
         assert child.data.metrics["accuracy"] == pytest.approx(expected, abs=1e-12), (k, alpha)
+
+    # Each job folder contains its own saved config and the record of its own run.
+    records = sorted(tmp_path.glob("multirun/*/*/*/mlflow_run.json"))
+    assert len(records) == 4
+    by_id = {child.info.run_id: child for child in children}
+    for record in records:
+        child = by_id[json.loads(record.read_text())["run_id"]]
+        saved = OmegaConf.load(record.parent / ".hydra" / "config.yaml")
+        assert (saved.knn.k, saved.pca.alpha) == (int(child.data.params["knn.k"]), int(child.data.params["pca.alpha"]))
+        overrides = OmegaConf.load(record.parent / ".hydra" / "overrides.yaml")
+        assert f"knn.k={saved.knn.k}" in overrides
+        assert f"pca.alpha={saved.pca.alpha}" in overrides
 
 
 def test_single_run_logs_png_and_dataset(tmp_path, store):
