@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,10 @@ class RunRecord:
     # [key, value, timestamp_ms, step] rows not yet in the store
     unsent_metrics: list[list] = field(default_factory=list)
     run_id: str | None = None
+    # The URI of the run's artifact folder, known once the run exists. Older records lack it.
+    artifact_uri: str | None = None
+    # The tags already in the store, with their values; the first ones came with create_run.
+    sent_tags: dict[str, str] = field(default_factory=dict)
     status: str = "RUNNING"
     data_sent: bool = False
     artifacts_sent: bool = False
@@ -64,26 +69,39 @@ def send(record: RunRecord, folder: Path, client, experiment_id: str) -> None:
     (key, value, timestamp, step).
     """
     if record.run_id is None:
-        record.run_id = client.create_run(experiment_id, run_name=record.run_name, tags=record.tags).info.run_id
+        created(record, client.create_run(experiment_id, run_name=record.run_name, tags=record.tags))
         record.data_sent = False
     if not record.data_sent:
         metrics = [Metric(k, float(v), int(t), int(s)) for k, v, t, s in record.unsent_metrics]
         params = [Param(k, v) for k, v in record.params.items()]
-        tags = [RunTag(k, v) for k, v in record.tags.items()]
+        tags = [RunTag(k, v) for k, v in record.tags.items() if record.sent_tags.get(k) != v]
         while metrics or params or tags:
             # MLflow accepts at most 1000 metrics, 100 params and 100 tags per batch.
             client.log_batch(record.run_id, metrics=metrics[:1000], params=params[:100], tags=tags[:100])
             metrics, params, tags = metrics[1000:], params[100:], tags[100:]
         record.unsent_metrics = []
+        record.sent_tags = dict(record.tags)
         record.data_sent = True
     artifacts = folder / "artifacts"
     if not record.artifacts_sent:
         if artifacts.is_dir() and any(artifacts.iterdir()):
-            client.log_artifacts(record.run_id, str(artifacts))
+            if record.artifact_uri:
+                # client.log_artifacts would first read the whole run back to find this URI.
+                repository = get_artifact_repository(record.artifact_uri, tracking_uri=client.tracking_uri)
+                repository.log_artifacts(str(artifacts))
+            else:
+                client.log_artifacts(record.run_id, str(artifacts))
         record.artifacts_sent = True
     if not record.terminated and record.status != "RUNNING":
         client.set_terminated(record.run_id, record.status)
         record.terminated = True
+
+
+def created(record: RunRecord, run) -> None:
+    """Note in ``record`` that the store created ``run`` with the record's current tags."""
+    record.run_id = run.info.run_id
+    record.artifact_uri = run.info.artifact_uri
+    record.sent_tags = dict(record.tags)
 
 
 def pending_records(root: Path) -> list[Path]:

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from mlflow.tracking import MlflowClient
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from fmnist import runtime
+from fmnist.config_yaml import to_yaml
 from fmnist.track import params as cfg_params
-from fmnist.track.record import RunRecord, send
+from fmnist.track.record import RunRecord, created, send
 from fmnist.track.store import (
     TrackingUnavailableError,
     check_reachable,
@@ -259,8 +260,7 @@ class Tracker:
         if not self.offline:
             try:
                 with _store_call():
-                    created = self.client.create_run(self.experiment_id, run_name=record.run_name, tags=tags)
-                record.run_id = created.info.run_id
+                    created(record, self.client.create_run(self.experiment_id, run_name=record.run_name, tags=tags))
             except Exception as error:  # any store failure: compute anyway, keep results locally
                 log.warning("Could not create the run in %s (%s); continuing offline", self.uri,
                             str(error).splitlines()[0][:300])
@@ -268,7 +268,7 @@ class Tracker:
         run = JobRun(self.client, record, job_folder(), self.experiment_id)
         run.log_params(cfg_params.to_params(self.flat))
         run.log_metrics(cfg_params.numeric_values(self.flat))
-        run.log_text(OmegaConf.to_yaml(cfg, resolve=True), "config.yaml")
+        run.log_text(to_yaml(cfg, resolve=True), "config.yaml")
 
         status = "FAILED"
         try:
