@@ -84,7 +84,7 @@ class AutoencoderConfig:
     widths: Optional[list[int]] = None
     activation: str = "relu"
     learning_rate: float = 1e-3
-    batch_size: int = 256
+    batch_size: int = 32
     val_fraction: float = 0.1
 
 
