@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 
 from fmnist.config import validate
 from fmnist.config_yaml import to_yaml
-from fmnist.track.record import RECORD_NAME
+from fmnist.track.record import RECORD_NAME, RunRecord, send
 from fmnist.track.run import TAG_PIPELINE, Tracker
 from tests.conftest import REPO
 
@@ -61,3 +61,24 @@ def test_run_sends_changed_tags(tmp_path, store, monkeypatch):
     assert stored.data.tags["fmnist.config_hash"] == tracker.config_hash
     names = {a.path for a in mlflow.MlflowClient(store).list_artifacts(record["run_id"])}
     assert names == {"config.yaml", "note.txt"}
+
+
+def test_old_record_resends_everything(tmp_path, store):
+    # Records written before artifact_uri and sent_tags existed lack both fields.
+    client = mlflow.MlflowClient(store)
+    experiment_id = client.create_experiment("old-records")
+    run_id = client.create_run(experiment_id).info.run_id
+    record = RunRecord(store, "old-records", None, tags={"fmnist.pipeline": "knn"}, params={"knn.k": "3"},
+                       unsent_metrics=[["accuracy", 0.5, 0, 0]], run_id=run_id, status="FINISHED")
+    (tmp_path / "artifacts").mkdir()
+    (tmp_path / "artifacts" / "note.txt").write_text("hello")
+
+    send(record, tmp_path, client, experiment_id)
+
+    stored = client.get_run(run_id)
+    assert stored.data.tags["fmnist.pipeline"] == "knn"
+    assert stored.data.params["knn.k"] == "3"
+    assert stored.data.metrics["accuracy"] == 0.5
+    assert stored.info.status == "FINISHED"
+    assert [a.path for a in client.list_artifacts(run_id)] == ["note.txt"]
+    assert record.complete

@@ -27,6 +27,10 @@ def test_multirun_matches_scikit_learn(tmp_path, store):
     assert len(parents) == 1
     assert len(children) == 4
     assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
+    # Hydra's share of the sweep's time includes validating every job before the first one.
+    costs = parents[0].data.metrics
+    assert costs["sweep/validate_s"] > 0
+    assert costs["sweep/hydra_s"] >= costs["sweep/validate_s"]
     assert all(r.info.status == "FINISHED" for r in runs)
 
     split = load_split(subset=SUBSET)
