@@ -155,9 +155,9 @@ def main() -> None:
         )
         if metric == "l2":
             details.append(
-                f"- l2 search against the BLAS bound: the 25 distance products are {flops_l2 / 1e9:.0f} GFLOP; "
-                f"at the measured {rate:.0f} GFLOP/s (float32 GEMM of that shape) that is {flops_l2 / 1e9 / rate:.1f} s, "
-                f"against {grid['searches']:.1f} s of faiss search (which also selects the top 65 and re-ranks)."
+                f"- l2 search against the BLAS bound: the 25 distance products are {flops_l2 / 1e9:.0f} GFLOP. "
+                f"At the measured {rate:.0f} GFLOP/s (float32 GEMM of that shape) that is {flops_l2 / 1e9 / rate:.1f} s, "
+                f"against {grid['searches']:.1f} s of faiss search, which also selects the top 65 and re-ranks them."
             )
 
     page = f"""# Benchmarks
@@ -178,11 +178,11 @@ k = 15 for alpha in {', '.join(map(str, SAMPLED_ALPHAS))} and interpolated over 
 {chr(10).join(rows)}
 
 "Computation" is the PCA fit, the projections, the neighbour searches and the votes, as the
-runs logged them. "Tracking" is what the sweep's parent run records: `sweep/hydra_s`, Hydra's
-time (composing and checking every job's config before the first job starts, then each job's
-time outside its task function: its config, its folder, its log file, its saved config), and
-`sweep/store_s`, the time spent in MLflow calls (creating each run, one batch of params,
-metrics and tags, the dataset input, the artifacts, the status). The rest of the wall time
+runs logged them. "Tracking" is the sum of two times that the sweep's parent run records.
+`sweep/hydra_s` is Hydra's time: composing and checking every job's config before the first
+job starts, then each job's time outside its task function (its config, its folder, its log
+file, its saved config). `sweep/store_s` is the time spent in MLflow calls: creating each
+run, one batch of params, metrics and tags, the dataset input, the artifacts, the status. The rest of the wall time
 is Python start-up and imports, loading and splitting the data, metrics and confusion
 matrices, reading back reused results, and the sweep report.
 

@@ -36,7 +36,7 @@ class RunRecord:
     run_id: str | None = None
     # The URI of the run's artifact folder, known once the run exists. Older records lack it.
     artifact_uri: str | None = None
-    # The tags already in the store, with their values; the first ones came with create_run.
+    # The tags already in the store, with their values. The first ones came with create_run.
     sent_tags: dict[str, str] = field(default_factory=dict)
     status: str = "RUNNING"
     data_sent: bool = False
